@@ -1,0 +1,1 @@
+"""mngs: small research utilities; the data layer lives in the ``mngs.db`` subpackage."""

@@ -1,0 +1,45 @@
+"""mngs.db: dictionaries in, dictionaries out, over SQLite and PostgreSQL with one API."""
+
+from .database import Database, Record, Rows
+from .errors import (
+    ArgumentError,
+    ClosedError,
+    DatabaseError,
+    DataError,
+    Error,
+    IdentifierError,
+    IntegrityError,
+    InterfaceError,
+    InternalError,
+    NotSupportedError,
+    OperationalError,
+    ProgrammingError,
+    Warning,
+)
+from .handles import PostgreSQL, SQLite3, connect
+from .reflection import ColumnInfo, ForeignKeyInfo, IndexInfo
+
+__all__ = [
+    "ArgumentError",
+    "ClosedError",
+    "ColumnInfo",
+    "DataError",
+    "Database",
+    "DatabaseError",
+    "Error",
+    "ForeignKeyInfo",
+    "IdentifierError",
+    "IndexInfo",
+    "IntegrityError",
+    "InterfaceError",
+    "InternalError",
+    "NotSupportedError",
+    "OperationalError",
+    "PostgreSQL",
+    "ProgrammingError",
+    "Record",
+    "Rows",
+    "SQLite3",
+    "Warning",
+    "connect",
+]

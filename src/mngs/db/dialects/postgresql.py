@@ -1,0 +1,208 @@
+"""PostgreSQL through psycopg 3 (imported only when a PostgreSQL handle is opened)."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from .. import codecs
+from ..placeholders import to_pyformat
+from ..reflection import ColumnInfo, ForeignKeyInfo, IndexInfo
+from ..sql import quote, quote_all
+from .base import Dialect
+
+if TYPE_CHECKING:
+    from ..database import Database
+
+__all__ = ["PostgreSQLDialect"]
+
+_ACTIONS = {"a": "NO ACTION", "r": "RESTRICT", "c": "CASCADE", "n": "SET NULL", "d": "SET DEFAULT"}
+_cursor_ids = itertools.count(1)
+
+_COLUMNS_SQL = """
+SELECT a.attname AS name,
+       format_type(a.atttypid, a.atttypmod) AS type,
+       NOT a.attnotnull AS nullable,
+       pg_get_expr(d.adbin, d.adrelid) AS "default",
+       COALESCE(a.attnum = ANY (i.indkey), false) AS primary_key
+FROM pg_attribute a
+LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+LEFT JOIN pg_index i ON i.indrelid = a.attrelid AND i.indisprimary
+WHERE a.attrelid = to_regclass(%s) AND a.attnum > 0 AND NOT a.attisdropped
+ORDER BY a.attnum
+"""
+
+_INDEXES_SQL = """
+SELECT ic.relname AS name, ix.indisunique AS "unique", ix.indisprimary AS "primary",
+       ARRAY(SELECT CASE WHEN ix.indkey[k] = 0
+                         THEN pg_get_indexdef(ix.indexrelid, k + 1, true)
+                         ELSE (SELECT attname FROM pg_attribute
+                               WHERE attrelid = ix.indrelid AND attnum = ix.indkey[k]) END
+             FROM generate_series(0, ix.indnkeyatts - 1) AS k ORDER BY k) AS columns
+FROM pg_index ix JOIN pg_class ic ON ic.oid = ix.indexrelid
+WHERE ix.indrelid = to_regclass(%s)
+ORDER BY ic.relname
+"""
+
+_FOREIGN_KEYS_SQL = """
+SELECT con.conname AS name,
+       ARRAY(SELECT a.attname FROM unnest(con.conkey) WITH ORDINALITY AS k(num, ord)
+             JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.num
+             ORDER BY k.ord) AS columns,
+       ref.relname AS referred_table,
+       ARRAY(SELECT a.attname FROM unnest(con.confkey) WITH ORDINALITY AS k(num, ord)
+             JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.num
+             ORDER BY k.ord) AS referred_columns,
+       con.confupdtype AS on_update, con.confdeltype AS on_delete
+FROM pg_constraint con JOIN pg_class ref ON ref.oid = con.confrelid
+WHERE con.conrelid = to_regclass(%s) AND con.contype = 'f'
+ORDER BY con.conname
+"""
+
+_SEQUENCES_SQL = """
+SELECT attname, seq FROM (
+    SELECT a.attname, pg_get_serial_sequence(%s, a.attname) AS seq
+    FROM pg_attribute a WHERE a.attrelid = to_regclass(%s) AND a.attnum > 0 AND NOT a.attisdropped
+) AS s WHERE seq IS NOT NULL
+"""
+
+_SETVAL_SQL = """
+SELECT setval(%s::regclass, GREATEST(m, COALESCE(pg_sequence_last_value(%s::regclass), 0)))
+FROM (SELECT max({col}) AS m FROM {table}) AS s WHERE m IS NOT NULL
+"""
+
+
+class PostgreSQLDialect(Dialect):
+    """A PostgreSQL server; connection parameters follow libpq, ``PG*`` variables included."""
+
+    name = "postgresql"
+    max_identifier_length = 63
+    statement_rollback_is_atomic = False  # an error aborts the whole transaction
+    stream_needs_transaction = True  # server-side cursors live in a transaction
+    type_rewrites = (
+        (r"\binteger\s+primary\s+key\s+autoincrement\b", "BIGSERIAL PRIMARY KEY"),
+        (r"\s*\bautoincrement\b", ""),
+        (r"^\s*datetime\b", "TIMESTAMP"),
+        (r"^\s*blob\b", "BYTEA"),
+        (r"^\s*real\b", "DOUBLE PRECISION"),  # SQLite's REAL is 8 bytes; PostgreSQL's is 4
+    )
+
+    def __init__(self, dsn: str | None = None, **params: Any) -> None:
+        super().__init__()
+        import psycopg
+        from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+        self._psycopg = psycopg
+        self.driver_error = psycopg.Error
+        given = {k: v for k, v in params.items() if v is not None}
+        self._conninfo = make_conninfo(dsn or "", **given)
+        password = conninfo_to_dict(self._conninfo).get("password")
+        self._secrets = tuple(
+            str(p) for p in (password, os.environ.get("PGPASSWORD")) if p
+        )
+        self._info = "?"
+
+    def connect(self) -> Any:
+        conn = self._psycopg.connect(self._conninfo, autocommit=True)
+        codecs.register_postgresql(conn)
+        info = conn.info
+        self._info = f"{info.user}@{info.host}:{info.port}/{info.dbname}"
+        return conn
+
+    def describe(self) -> str:
+        return self._info
+
+    def secrets(self) -> tuple[str, ...]:
+        return self._secrets
+
+    def in_failed_transaction(self, conn: Any) -> bool:
+        return conn.info.transaction_status == self._psycopg.pq.TransactionStatus.INERROR
+
+    def prepare(self, sql: str, params: Any) -> tuple[str, Any]:
+        if params is None:
+            return sql, None
+        return to_pyformat(sql)[0], params
+
+    def last_rowid(self, cursor: Any) -> None:
+        return None
+
+    def stream(self, conn: Any, sql: str, params: Any, size: int) -> Iterator[tuple[list[str], list[tuple]]]:
+        with conn.cursor(name=f"mngs_stream_{next(_cursor_ids)}") as cursor:
+            cursor.itersize = size
+            cursor.execute(sql, params)
+            names = [d.name for d in cursor.description or ()]
+            while rows := cursor.fetchmany(size):
+                yield names, rows
+
+    def copy_rows(
+        self, db: Database, table: str, columns: Sequence[str], rows: Sequence[tuple]
+    ) -> int | None:
+        if not columns:
+            return None
+        sql = f"COPY {quote(table, 63)} ({quote_all(columns, 63)}) FROM STDIN"
+        with db._translating(sql, table=table, columns=columns, rows=rows):
+            with db._conn.cursor() as cursor:
+                with cursor.copy(sql) as copy:
+                    write = copy.write_row
+                    for row in rows:
+                        write(row)
+                return cursor.rowcount
+
+    def after_explicit_keys(self, db: Database, table: str, columns: Sequence[str]) -> None:
+        """Move each serial/identity sequence past the largest value written explicitly."""
+        for column, sequence in self._sequences(db, table).items():
+            if column in columns:
+                sql = _SETVAL_SQL.format(col=quote(column, 63), table=quote(table, 63))
+                db._run(sql, [sequence, sequence], table=table, prepared=True)
+
+    def _sequences(self, db: Database, table: str) -> dict[str, str]:
+        """Column → sequence for the table's serial and identity columns (cached)."""
+        key = ("sequences", table)
+        if key not in db._cache:
+            rows = db._run(_SEQUENCES_SQL, [quote(table, 63)] * 2, table=table, prepared=True)
+            db._cache[key] = dict(rows.fetchall())
+        return db._cache[key]
+
+    # -- reflection --------------------------------------------------------------------
+    def list_tables(self, db: Database) -> list[str]:
+        rows = db._query(
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename"
+        )
+        return [r["tablename"] for r in rows]
+
+    def get_columns(self, db: Database, table: str) -> list[ColumnInfo]:
+        rows = db._run(_COLUMNS_SQL, [quote(table, 63)], table=table, prepared=True).fetchall()
+        return [
+            ColumnInfo(name=r[0], type=r[1], nullable=r[2], default=r[3], primary_key=r[4])
+            for r in rows
+        ]
+
+    def primary_key(self, db: Database, table: str) -> tuple[str, ...]:
+        rows = db._query(
+            "SELECT a.attname AS name FROM pg_index i "
+            "JOIN unnest(i.indkey) WITH ORDINALITY AS k(num, ord) ON true "
+            "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.num "
+            "WHERE i.indrelid = to_regclass(?) AND i.indisprimary ORDER BY k.ord",
+            [quote(table, 63)],
+        )
+        return tuple(r["name"] for r in rows)
+
+    def list_indexes(self, db: Database, table: str) -> list[IndexInfo]:
+        rows = db._run(_INDEXES_SQL, [quote(table, 63)], table=table, prepared=True).fetchall()
+        return [IndexInfo(name=r[0], unique=r[1], primary=r[2], columns=list(r[3])) for r in rows]
+
+    def get_foreign_keys(self, db: Database, table: str) -> list[ForeignKeyInfo]:
+        rows = db._run(_FOREIGN_KEYS_SQL, [quote(table, 63)], table=table, prepared=True).fetchall()
+        return [
+            ForeignKeyInfo(
+                name=r[0],
+                columns=list(r[1]),
+                referred_table=r[2],
+                referred_columns=list(r[3]),
+                on_update=_ACTIONS.get(r[4], r[4]),
+                on_delete=_ACTIONS.get(r[5], r[5]),
+            )
+            for r in rows
+        ]

@@ -1,0 +1,153 @@
+"""The package's exception hierarchy and the one place driver errors are translated.
+
+The tree follows DB-API 2.0 (PEP 249), so code written against any driver reads naturally::
+
+    Exception
+    └── Error
+        ├── InterfaceError
+        │   └── ClosedError            the handle was closed
+        └── DatabaseError
+            ├── DataError              a value does not fit (NUL in text, unsupported type, ...)
+            ├── OperationalError       connection lost, database locked, disk full, ...
+            ├── IntegrityError         unique, foreign key, not null, check constraint
+            ├── InternalError
+            ├── ProgrammingError       bad SQL, missing table or column, wrong parameters
+            │   └── ArgumentError      a call's arguments are wrong (also ValueError, TypeError)
+            │       └── IdentifierError  a table/column/index name we refuse
+            └── NotSupportedError
+
+Every error raised from a driver is re-raised as one of these, with the driver's exception kept
+as ``__cause__`` and the table, column or statement at fault named in the message. Parameter
+values and passwords never appear in messages.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ArgumentError",
+    "ClosedError",
+    "DataError",
+    "DatabaseError",
+    "Error",
+    "IdentifierError",
+    "IntegrityError",
+    "InterfaceError",
+    "InternalError",
+    "NotSupportedError",
+    "OperationalError",
+    "ProgrammingError",
+    "Warning",
+    "translate",
+]
+
+_STATEMENT_PREVIEW = 200
+
+
+class Warning(Exception):  # noqa: A001 - the DB-API name
+    """Important warnings such as data truncation."""
+
+
+class Error(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+class InterfaceError(Error):
+    """Misuse of the interface rather than of the database."""
+
+
+class ClosedError(InterfaceError):
+    """An operation was attempted on a closed handle."""
+
+
+class DatabaseError(Error):
+    """An error reported by (or about) the database."""
+
+
+class DataError(DatabaseError):
+    """A value cannot be stored: wrong type, out of range, NUL in PostgreSQL text, ..."""
+
+
+class OperationalError(DatabaseError):
+    """The database could not carry out the operation: connection, locks, disk, ..."""
+
+
+class IntegrityError(DatabaseError):
+    """A constraint was violated: unique, primary key, foreign key, not null, check."""
+
+
+class InternalError(DatabaseError):
+    """The database reported an internal inconsistency."""
+
+
+class ProgrammingError(DatabaseError):
+    """Bad SQL, a missing table or column, or the wrong number of parameters."""
+
+
+class ArgumentError(ProgrammingError, ValueError, TypeError):
+    """A call's arguments are wrong: a missing ``where``, a record that is not a dict, ...
+
+    Raised before any SQL runs, so the database is untouched.
+    """
+
+
+class IdentifierError(ArgumentError):
+    """A table, column or index name that cannot be used safely."""
+
+
+class NotSupportedError(DatabaseError):
+    """The backend does not support the requested feature."""
+
+
+_BY_DBAPI_NAME: dict[str, type[Error]] = {
+    "IntegrityError": IntegrityError,
+    "DataError": DataError,
+    "OperationalError": OperationalError,
+    "ProgrammingError": ProgrammingError,
+    "NotSupportedError": NotSupportedError,
+    "InternalError": InternalError,
+    "InterfaceError": InterfaceError,
+    "DatabaseError": DatabaseError,
+    "Error": Error,
+}
+_ORDER = tuple(_BY_DBAPI_NAME)  # most specific first
+
+
+def _our_class(exc: BaseException) -> type[Error]:
+    """Map a driver exception onto our tree by its DB-API base class names."""
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    for name in _ORDER:
+        if name in names:
+            return _BY_DBAPI_NAME[name]
+    return DatabaseError
+
+
+def translate(
+    exc: BaseException,
+    *,
+    sql: str | None = None,
+    table: str | None = None,
+    column: str | None = None,
+    secrets: tuple[str, ...] = (),
+    cls: type[Error] | None = None,
+) -> Error:
+    """Build the package error for driver exception ``exc``; the caller raises it ``from exc``.
+
+    ``sql`` is shown shortened; ``secrets`` (passwords) are blanked out of the message.
+    """
+    message = str(exc).strip() or type(exc).__name__
+    context = []
+    if table is not None:
+        context.append(f"table {table!r}")
+    if column is not None:
+        context.append(f"column {column!r}")
+    if sql is not None:
+        statement = " ".join(sql.split())
+        if len(statement) > _STATEMENT_PREVIEW:
+            statement = statement[:_STATEMENT_PREVIEW] + " …"
+        context.append(f"statement: {statement}")
+    if context:
+        message = f"{message} [{'; '.join(context)}]"
+    for secret in secrets:
+        if secret:
+            message = message.replace(secret, "***")
+    return (cls or _our_class(exc))(message)

@@ -1,0 +1,137 @@
+"""SQL building: identifier quoting and the WHERE / ORDER BY / LIMIT clauses.
+
+Every table, column and index name that reaches SQL goes through :func:`quote`. Values never
+do: they are always bound parameters. Statements are built with ``?`` and ``:name``
+placeholders; a dialect translates them once per distinct statement where its driver needs it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from .errors import ArgumentError, IdentifierError
+
+__all__ = ["Params", "Where", "quote", "quote_all", "where_clause", "order_clause", "limit_clause"]
+
+Params = Sequence[Any] | Mapping[str, Any] | None
+Where = str | Mapping[str, Any] | None
+
+_SIMPLE_ORDER = re.compile(
+    r"""^\s*(?P<name>[^\s"',()]+|"(?:[^"]|"")+")
+        (?:\s+(?P<dir>asc|desc))?(?:\s+nulls\s+(?P<nulls>first|last))?\s*$""",
+    re.IGNORECASE | re.VERBOSE,
+)
+
+
+def quote(name: str, max_length: int | None = None) -> str:
+    """Return ``name`` as a double-quoted SQL identifier, or raise :class:`IdentifierError`.
+
+    Any character is allowed except NUL; embedded double quotes are doubled.
+    ``max_length`` is the backend's limit in UTF-8 bytes (PostgreSQL silently truncates at 63,
+    so longer names are refused rather than truncated).
+    """
+    if not isinstance(name, str):
+        raise IdentifierError(f"identifier must be a str, not {type(name).__name__}: {name!r}")
+    if not name:
+        raise IdentifierError("identifier must not be empty")
+    if "\x00" in name:
+        raise IdentifierError(f"identifier must not contain NUL: {name!r}")
+    if max_length is not None and len(name.encode("utf-8")) > max_length:
+        raise IdentifierError(
+            f"identifier longer than {max_length} bytes (the backend would truncate it): {name!r}"
+        )
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_all(names: Iterable[str], max_length: int | None = None) -> str:
+    """Quote each name and join them with ``", "``."""
+    return ", ".join(quote(n, max_length) for n in names)
+
+
+def _unquote(token: str) -> str:
+    if token.startswith('"'):
+        return token[1:-1].replace('""', '"')
+    return token
+
+
+def where_clause(where: Where, params: Params, max_length: int | None = None) -> tuple[str, Params]:
+    """Return ``(" WHERE …", params)`` for SQL text with params, or for a dict of column → value.
+
+    In the dict form each entry is an equality on a bound value; ``None`` means ``IS NULL`` and
+    a tuple, set or frozenset means ``IN (…)`` (an empty one matches nothing).
+    """
+    if where is None:
+        if params:
+            raise ArgumentError("params were given without a where clause")
+        return "", params
+    if isinstance(where, str):
+        if not where.strip():
+            raise ArgumentError("where must not be empty; pass None for no condition")
+        return f" WHERE {where}", params
+    if not isinstance(where, Mapping):
+        raise ArgumentError(f"where must be SQL text or a dict, not {type(where).__name__}")
+    if params:
+        raise ArgumentError("params cannot be combined with a dict where (put the values in it)")
+    parts: list[str] = []
+    values: list[Any] = []
+    for column, value in where.items():
+        name = quote(column, max_length)
+        if value is None:
+            parts.append(f"{name} IS NULL")
+        elif isinstance(value, (tuple, set, frozenset)):
+            items = list(value)
+            if not items:
+                parts.append("1 = 0")
+                continue
+            parts.append(f"{name} IN ({', '.join('?' * len(items))})")
+            values.extend(items)
+        else:
+            parts.append(f"{name} = ?")
+            values.append(value)
+    if not parts:
+        return "", None
+    return " WHERE " + " AND ".join(parts), values
+
+
+def order_clause(order_by: str | Sequence[str] | None, max_length: int | None = None) -> str:
+    """Return ``" ORDER BY …"``.
+
+    Each item ``"col"``, ``"col DESC"`` or ``"col ASC NULLS LAST"`` has its column quoted, so
+    reserved words and odd names work; any other item is used as SQL text, like ``where``.
+    """
+    if order_by is None:
+        return ""
+    items = [order_by] if isinstance(order_by, str) else list(order_by)
+    parts = []
+    for item in items:
+        pieces = [p for p in item.split(",")] if "(" not in item else [item]
+        for piece in pieces:
+            match = _SIMPLE_ORDER.match(piece)
+            if match is None:
+                parts.append(piece.strip())
+                continue
+            text = quote(_unquote(match["name"]), max_length)
+            if match["dir"]:
+                text += " " + match["dir"].upper()
+            if match["nulls"]:
+                text += " NULLS " + match["nulls"].upper()
+            parts.append(text)
+    if not parts or not all(parts):
+        raise ArgumentError(f"invalid order_by: {order_by!r}")
+    return " ORDER BY " + ", ".join(parts)
+
+
+def limit_clause(limit: int | None, offset: int | None = None, unlimited: str = "ALL") -> str:
+    """Return ``" LIMIT n OFFSET m"`` from validated non-negative integers.
+
+    ``unlimited`` is the backend's spelling of "no limit", needed when only an offset is given.
+    """
+    for word, value in (("limit", limit), ("offset", offset)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            raise ArgumentError(f"{word} must be a non-negative int, not {value!r}")
+    if limit is None and offset is None:
+        return ""
+    text = f" LIMIT {unlimited if limit is None else limit}"
+    return text + (f" OFFSET {offset}" if offset else "")
