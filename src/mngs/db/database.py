@@ -22,10 +22,15 @@ from operator import itemgetter
 from time import perf_counter
 from typing import Any
 
+from .backup import BackupMixin
+from .blobs import BlobMixin
 from .dialects.base import Dialect
 from .errors import ArgumentError, ClosedError, Error, InterfaceError, OperationalError, translate
+from .maintenance import MaintenanceMixin
 from .schema import SchemaMixin
+from .search import SearchMixin
 from .sql import Params, Where, limit_clause, order_clause, quote, quote_all, where_clause
+from .transfer import TransferMixin
 
 __all__ = ["Database", "Record", "Rows"]
 
@@ -87,7 +92,7 @@ def _keyed_groups(batch: list[Any], table: str) -> Iterator[tuple[tuple[str, ...
         yield columns, list(map(_getter(columns), records)) if columns else [()] * len(records)
 
 
-class Database(SchemaMixin):
+class Database(SchemaMixin, TransferMixin, BackupMixin, MaintenanceMixin, BlobMixin, SearchMixin):
     """A connection to one database; create it with :class:`mngs.db.SQLite3` or
     :class:`mngs.db.PostgreSQL` (or :func:`mngs.db.connect`)."""
 
