@@ -29,7 +29,7 @@ from .errors import ArgumentError, ClosedError, Error, InterfaceError, Operation
 from .maintenance import MaintenanceMixin
 from .schema import SchemaMixin
 from .search import SearchMixin
-from .sql import Params, Where, limit_clause, order_clause, quote, quote_all, where_clause
+from .sql import Params, Where, conflict_clause, limit_clause, order_clause, quote, quote_all, where_clause
 from .transfer import TransferMixin
 
 __all__ = ["Database", "Record", "Rows"]
@@ -71,12 +71,18 @@ def _getter(columns: Sequence[str]) -> Callable[[Mapping[str, Any]], tuple]:
     return itemgetter(*columns)
 
 
-def _keyed_groups(batch: list[Any], table: str) -> Iterator[tuple[tuple[str, ...], list[tuple]]]:
-    """Split a batch of records into runs sharing the same keys, as (columns, value tuples)."""
+def _keyed_groups(
+    batch: list[Any], table: str, arrange: Callable[[tuple[str, ...]], Sequence[str]] = tuple
+) -> Iterator[tuple[tuple[str, ...], list[tuple]]]:
+    """Split a batch of records into runs sharing the same keys.
+
+    Yields ``(columns, value tuples)``; ``arrange`` turns a record's keys into the column order
+    of the tuples (and may refuse them).
+    """
     first = batch[0]
     if isinstance(first, Mapping):
-        columns = tuple(first)
-        if set(map(len, batch)) == {len(columns)}:
+        columns = tuple(arrange(tuple(first)))
+        if set(map(len, batch)) == {len(first)}:
             try:
                 yield columns, list(map(_getter(columns), batch)) if columns else [()] * len(batch)
                 return
@@ -87,8 +93,9 @@ def _keyed_groups(batch: list[Any], table: str) -> Iterator[tuple[tuple[str, ...
             raise ArgumentError(
                 f"record {index} for table {table!r} is a {type(record).__name__}, not a dict"
             )
-    for columns, run in groupby(batch, key=tuple):
+    for keys, run in groupby(batch, key=tuple):
         records = list(run)
+        columns = tuple(arrange(keys))
         yield columns, list(map(_getter(columns), records)) if columns else [()] * len(records)
 
 
@@ -478,13 +485,7 @@ class Database(SchemaMixin, TransferMixin, BackupMixin, MaintenanceMixin, BlobMi
         columns = list(data)
         with self._lock:
             pk = self._primary_key(table)
-            if columns:
-                sql = (
-                    f"INSERT INTO {quote(table, n)} ({quote_all(columns, n)}) "
-                    f"VALUES ({', '.join('?' * len(columns))})"
-                )
-            else:
-                sql = f"INSERT INTO {quote(table, n)} DEFAULT VALUES"
+            sql = self._insert_sql(table, columns, n)
             if len(pk) == 1:
                 sql += f" RETURNING {quote(pk[0], n)}"
             cursor = self._statement(sql, list(data.values()), table=table, columns=columns)
@@ -530,40 +531,25 @@ class Database(SchemaMixin, TransferMixin, BackupMixin, MaintenanceMixin, BlobMi
             for batch in self._batches(records, batch_size):
                 for columns, rows in _keyed_groups(batch, table):
                     written.update(columns)
-                    if on_conflict is None:
-                        copied = self._dialect.copy_rows(self, table, columns, rows)
-                        if copied is not None:
-                            total += copied
-                            continue
-                    sql = self._insert_sql(table, columns, on_conflict, target, n)
-                    cursor = self._run(sql, rows, table=table, columns=columns, many=True)
-                    total += max(cursor.rowcount, 0)
+                    count = self._dialect.bulk_insert(self, table, columns, rows, on_conflict, target)
+                    if count is None:
+                        sql = self._insert_sql(table, columns, n) + conflict_clause(
+                            columns, on_conflict, target, n
+                        )
+                        cursor = self._run(sql, rows, table=table, columns=columns, many=True)
+                        count = max(cursor.rowcount, 0)
+                    total += count
             if written.intersection(self._primary_key(table)):
                 self._dialect.after_explicit_keys(self, table, sorted(written))
         return total
 
-    def _insert_sql(
-        self,
-        table: str,
-        columns: Sequence[str],
-        on_conflict: str | None,
-        target: Sequence[str],
-        n: int | None,
-    ) -> str:
+    def _insert_sql(self, table: str, columns: Sequence[str], n: int | None) -> str:
         if not columns:
             return f"INSERT INTO {quote(table, n)} DEFAULT VALUES"
-        sql = (
+        return (
             f"INSERT INTO {quote(table, n)} ({quote_all(columns, n)}) "
             f"VALUES ({', '.join('?' * len(columns))})"
         )
-        if on_conflict is None:
-            return sql
-        on = f" ON CONFLICT ({quote_all(target, n)})" if target else " ON CONFLICT"
-        updates = [c for c in columns if c not in target]
-        if on_conflict == "ignore" or not updates:
-            return sql + on + " DO NOTHING"
-        sets = ", ".join(f"{quote(c, n)} = excluded.{quote(c, n)}" for c in updates)
-        return sql + on + " DO UPDATE SET " + sets
 
     def _batches(self, records: Iterable[Any], batch_size: int | None) -> Iterator[list[Any]]:
         size = batch_size or self._dialect.batch_size
@@ -658,28 +644,29 @@ class Database(SchemaMixin, TransferMixin, BackupMixin, MaintenanceMixin, BlobMi
             raise ArgumentError("update_many needs at least one key column")
         n = self._dialect.max_identifier_length
         condition = " AND ".join(f"{quote(k, n)} = ?" for k in keys)
+
+        def arrange(columns: tuple[str, ...]) -> list[str]:
+            missing = [k for k in keys if k not in columns]
+            if missing:
+                raise ArgumentError(f"update_many on {table!r}: a record lacks the key column(s) {missing}")
+            return [*(c for c in columns if c not in keys), *keys]
+
         total = 0
         with self._lock, self.transaction():
             for batch in self._batches(records, batch_size):
-                for columns, _ in _keyed_groups(batch, table):
-                    missing = [k for k in keys if k not in columns]
-                    if missing:
-                        raise ArgumentError(
-                            f"update_many on {table!r}: a record lacks the key column(s) {missing}"
-                        )
-                    sets = [c for c in columns if c not in keys]
+                for order, rows in _keyed_groups(batch, table, arrange):
+                    sets = order[: len(order) - len(keys)]
                     if not sets:
                         continue
-                    order = [*sets, *keys]
-                    rows = list(
-                        map(_getter(order), (r for r in batch if tuple(r) == tuple(columns)))
-                    )
-                    sql = (
-                        f"UPDATE {quote(table, n)} SET "
-                        f"{', '.join(f'{quote(c, n)} = ?' for c in sets)} WHERE {condition}"
-                    )
-                    cursor = self._run(sql, rows, table=table, columns=order, many=True)
-                    total += max(cursor.rowcount, 0)
+                    count = self._dialect.bulk_update(self, table, sets, keys, rows)
+                    if count is None:
+                        sql = (
+                            f"UPDATE {quote(table, n)} SET "
+                            f"{', '.join(f'{quote(c, n)} = ?' for c in sets)} WHERE {condition}"
+                        )
+                        cursor = self._run(sql, rows, table=table, columns=order, many=True)
+                        count = max(cursor.rowcount, 0)
+                    total += count
         return total
 
 

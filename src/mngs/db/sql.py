@@ -13,7 +13,16 @@ from typing import Any
 
 from .errors import ArgumentError, IdentifierError
 
-__all__ = ["Params", "Where", "quote", "quote_all", "where_clause", "order_clause", "limit_clause"]
+__all__ = [
+    "Params",
+    "Where",
+    "conflict_clause",
+    "limit_clause",
+    "order_clause",
+    "quote",
+    "quote_all",
+    "where_clause",
+]
 
 Params = Sequence[Any] | Mapping[str, Any] | None
 Where = str | Mapping[str, Any] | None
@@ -135,3 +144,20 @@ def limit_clause(limit: int | None, offset: int | None = None, unlimited: str = 
         return ""
     text = f" LIMIT {unlimited if limit is None else limit}"
     return text + (f" OFFSET {offset}" if offset else "")
+
+
+def conflict_clause(
+    columns: Sequence[str], on_conflict: str | None, target: Sequence[str], max_length: int | None = None
+) -> str:
+    """Return the ``" ON CONFLICT …"`` tail of an upsert (empty for a plain insert).
+
+    ``"ignore"`` skips conflicting rows; ``"update"`` overwrites the columns outside ``target``.
+    """
+    if on_conflict is None:
+        return ""
+    on = f" ON CONFLICT ({quote_all(target, max_length)})" if target else " ON CONFLICT"
+    updates = [c for c in columns if c not in target]
+    if on_conflict == "ignore" or not updates:
+        return on + " DO NOTHING"
+    sets = ", ".join(f"{quote(c, max_length)} = excluded.{quote(c, max_length)}" for c in updates)
+    return on + " DO UPDATE SET " + sets

@@ -91,10 +91,23 @@ class Dialect:
         """Yield ``(column_names, rows)`` chunks of a query in bounded memory."""
         raise NotImplementedError
 
-    def copy_rows(
-        self, db: Database, table: str, columns: Sequence[str], rows: Sequence[tuple]
+    def bulk_insert(
+        self,
+        db: Database,
+        table: str,
+        columns: Sequence[str],
+        rows: Sequence[tuple],
+        on_conflict: str | None,
+        target: Sequence[str],
     ) -> int | None:
-        """Bulk-load plain inserts faster than executemany; None when there is no such path."""
+        """Write rows faster than executemany and return the count; None when there is no
+        faster path (the caller then uses executemany)."""
+        return None
+
+    def bulk_update(
+        self, db: Database, table: str, sets: Sequence[str], keys: Sequence[str], rows: Sequence[tuple]
+    ) -> int | None:
+        """Update rows given as ``(sets…, keys…)`` tuples faster than executemany; or None."""
         return None
 
     def blame_column(

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from .. import codecs
 from ..placeholders import to_pyformat
 from ..reflection import ColumnInfo, ForeignKeyInfo, IndexInfo
-from ..sql import quote, quote_all
+from ..sql import conflict_clause, quote, quote_all
 from .base import Dialect
 
 if TYPE_CHECKING:
@@ -20,6 +20,7 @@ __all__ = ["PostgreSQLDialect"]
 
 _ACTIONS = {"a": "NO ACTION", "r": "RESTRICT", "c": "CASCADE", "n": "SET NULL", "d": "SET DEFAULT"}
 _cursor_ids = itertools.count(1)
+_stage_ids = itertools.count(1)
 
 _COLUMNS_SQL = """
 SELECT a.attname AS name,
@@ -136,19 +137,73 @@ class PostgreSQLDialect(Dialect):
             while rows := cursor.fetchmany(size):
                 yield names, rows
 
-    def copy_rows(
-        self, db: Database, table: str, columns: Sequence[str], rows: Sequence[tuple]
+    def bulk_insert(
+        self,
+        db: Database,
+        table: str,
+        columns: Sequence[str],
+        rows: Sequence[tuple],
+        on_conflict: str | None,
+        target: Sequence[str],
     ) -> int | None:
+        """COPY the rows in; for upserts COPY them into a staging table first, then one
+        ``INSERT … SELECT … ON CONFLICT`` (the last of several rows with one key wins)."""
         if not columns:
             return None
-        sql = f"COPY {quote(table, 63)} ({quote_all(columns, 63)}) FROM STDIN"
+        if on_conflict is None:
+            return self._copy(db, quote(table, 63), table, columns, rows)
+        stage = self._stage(db, table, columns, rows)
+        names = quote_all(columns, 63)
+        source = f"SELECT {names} FROM {stage}"
+        if on_conflict == "update" and target and set(target) <= set(columns):
+            keys = quote_all(target, 63)
+            source = f"SELECT DISTINCT ON ({keys}) {names} FROM {stage} ORDER BY {keys}, ctid DESC"
+        tail = conflict_clause(columns, on_conflict, target, 63)
+        sql = f"INSERT INTO {quote(table, 63)} ({names}) {source}{tail}"
+        count = db._run(sql, None, table=table).rowcount
+        db._run(f"DROP TABLE {stage}", None, table=table)
+        return int(count)
+
+    def bulk_update(
+        self, db: Database, table: str, sets: Sequence[str], keys: Sequence[str], rows: Sequence[tuple]
+    ) -> int | None:
+        """COPY ``(sets…, keys…)`` rows into a staging table, then one ``UPDATE … FROM``."""
+        stage = self._stage(db, table, [*sets, *keys], rows)
+        key_list = quote_all(keys, 63)
+        assignments = ", ".join(f"{quote(c, 63)} = s.{quote(c, 63)}" for c in sets)
+        match = " AND ".join(f"t.{quote(k, 63)} = s.{quote(k, 63)}" for k in keys)
+        sql = (
+            f"UPDATE {quote(table, 63)} AS t SET {assignments} FROM "
+            f"(SELECT DISTINCT ON ({key_list}) * FROM {stage} ORDER BY {key_list}, ctid DESC) AS s "
+            f"WHERE {match}"
+        )
+        count = db._run(sql, None, table=table).rowcount
+        db._run(f"DROP TABLE {stage}", None, table=table)
+        return int(count)
+
+    def _stage(self, db: Database, table: str, columns: Sequence[str], rows: Sequence[tuple]) -> str:
+        """A temporary table shaped like ``table``'s ``columns`` (no constraints), holding rows."""
+        stage = quote(f"_mngs_stage_{next(_stage_ids)}", 63)
+        db._run(
+            f"CREATE TEMP TABLE {stage} ON COMMIT DROP AS "
+            f"SELECT {quote_all(columns, 63)} FROM {quote(table, 63)} WITH NO DATA",
+            None,
+            table=table,
+        )
+        self._copy(db, stage, table, columns, rows)
+        return stage
+
+    def _copy(
+        self, db: Database, target: str, table: str, columns: Sequence[str], rows: Sequence[tuple]
+    ) -> int:
+        sql = f"COPY {target} ({quote_all(columns, 63)}) FROM STDIN"
         with db._translating(sql, table=table, columns=columns, rows=rows):
             with db._conn.cursor() as cursor:
                 with cursor.copy(sql) as copy:
                     write = copy.write_row
                     for row in rows:
                         write(row)
-                return cursor.rowcount
+                return int(cursor.rowcount)
 
     def after_explicit_keys(self, db: Database, table: str, columns: Sequence[str]) -> None:
         """Move each serial/identity sequence past the largest value written explicitly."""
