@@ -108,6 +108,7 @@ class Database(SchemaMixin, TransferMixin, BackupMixin, MaintenanceMixin, BlobMi
         self._lock = threading.RLock()
         self._depth = 0
         self._cache: dict[Any, Any] = {}
+        self._select_cache: dict[tuple, str] = {}  # statement text only: survives DDL
         self._conn: Any = None
         try:
             self._conn = dialect.connect()
@@ -367,16 +368,29 @@ class Database(SchemaMixin, TransferMixin, BackupMixin, MaintenanceMixin, BlobMi
         limit: int | None,
         offset: int | None,
     ) -> tuple[str, Params]:
-        n = self._dialect.max_identifier_length
         if isinstance(columns, str):
             columns = [columns]
-        names = quote_all(columns, n) if columns else "*"
-        condition, values = where_clause(where, params, n)
+        condition, values = where_clause(where, params, self._dialect.max_identifier_length)
         _check_params(values)
-        sql = (
-            f"SELECT {names} FROM {quote(table, n)}{condition}{order_clause(order_by, n)}"
-            f"{limit_clause(limit, offset, self._dialect.unlimited)}"
+        key = (
+            table,
+            None if columns is None else tuple(columns),
+            condition,
+            order_by if order_by is None or isinstance(order_by, str) else tuple(order_by),
+            limit,
+            offset,
         )
+        sql = self._select_cache.get(key)
+        if sql is None:
+            n = self._dialect.max_identifier_length
+            names = quote_all(columns, n) if columns else "*"
+            sql = (
+                f"SELECT {names} FROM {quote(table, n)}{condition}{order_clause(order_by, n)}"
+                f"{limit_clause(limit, offset, self._dialect.unlimited)}"
+            )
+            if len(self._select_cache) > 1000:
+                self._select_cache.clear()
+            self._select_cache[key] = sql
         return sql, values
 
     def select(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 from .errors import ArgumentError, IdentifierError
@@ -83,25 +84,38 @@ def where_clause(where: Where, params: Params, max_length: int | None = None) ->
         raise ArgumentError(f"where must be SQL text or a dict, not {type(where).__name__}")
     if params:
         raise ArgumentError("params cannot be combined with a dict where (put the values in it)")
-    parts: list[str] = []
+    shape: list[tuple[str, int]] = []
     values: list[Any] = []
     for column, value in where.items():
-        name = quote(column, max_length)
         if value is None:
-            parts.append(f"{name} IS NULL")
+            shape.append((column, -1))
         elif isinstance(value, (tuple, set, frozenset)):
-            items = list(value)
-            if not items:
-                parts.append("1 = 0")
-                continue
-            parts.append(f"{name} IN ({', '.join('?' * len(items))})")
-            values.extend(items)
+            shape.append((column, len(value) or -2))
+            values.extend(value)
         else:
-            parts.append(f"{name} = ?")
+            shape.append((column, 0))
             values.append(value)
-    if not parts:
+    if not shape:
         return "", None
-    return " WHERE " + " AND ".join(parts), values
+    return _dict_where(tuple(shape), max_length), values
+
+
+@lru_cache(maxsize=1024)
+def _dict_where(shape: tuple[tuple[str, int], ...], max_length: int | None) -> str:
+    """WHERE text for a dict condition: (column, kind) with kind -1 = IS NULL, 0 = equality,
+    n = IN of n values, -2 = an empty IN (matches nothing)."""
+    parts = []
+    for column, kind in shape:
+        name = quote(column, max_length)
+        if kind == -2:
+            parts.append("1 = 0")
+        elif kind < 0:
+            parts.append(f"{name} IS NULL")
+        elif kind == 0:
+            parts.append(f"{name} = ?")
+        else:
+            parts.append(f"{name} IN ({', '.join('?' * kind)})")
+    return " WHERE " + " AND ".join(parts)
 
 
 def order_clause(order_by: str | Sequence[str] | None, max_length: int | None = None) -> str:
