@@ -481,9 +481,7 @@ class Database(SchemaMixin, TransferMixin, BackupMixin, MaintenanceMixin, BlobMi
         key = ("pk", table)
         pk = self._cache.get(key)
         if pk is None:
-            pk = self._dialect.primary_key(self, table)
-            if pk:
-                self._cache[key] = pk
+            pk = self._cache[key] = self._dialect.primary_key(self, table)
         return pk
 
     def insert(self, table: str, data: Mapping[str, Any]) -> Any:
@@ -502,7 +500,11 @@ class Database(SchemaMixin, TransferMixin, BackupMixin, MaintenanceMixin, BlobMi
             sql = self._insert_sql(table, columns, n)
             if len(pk) == 1:
                 sql += f" RETURNING {quote(pk[0], n)}"
-            cursor = self._statement(sql, list(data.values()), table=table, columns=columns)
+            try:
+                cursor = self._statement(sql, list(data.values()), table=table, columns=columns)
+            except Error:
+                self._cache.pop(("pk", table), None)  # the table may not have existed yet
+                raise
             new_id = cursor.fetchall()[0][0] if len(pk) == 1 else self._dialect.last_rowid(cursor)
             if pk and pk[0] in data:
                 self._dialect.after_explicit_keys(self, table, columns)
