@@ -25,7 +25,15 @@ from typing import Any
 from .backup import BackupMixin
 from .blobs import BlobMixin
 from .dialects.base import Dialect
-from .errors import ArgumentError, ClosedError, Error, InterfaceError, OperationalError, translate
+from .errors import (
+    ArgumentError,
+    ClosedError,
+    Error,
+    InterfaceError,
+    OperationalError,
+    ProgrammingError,
+    translate,
+)
 from .maintenance import MaintenanceMixin
 from .schema import SchemaMixin
 from .search import SearchMixin
@@ -244,6 +252,30 @@ class Database(SchemaMixin, TransferMixin, BackupMixin, MaintenanceMixin, BlobMi
     def _invalidate(self) -> None:
         """Forget cached schema facts (after DDL)."""
         self._cache.clear()
+        self._select_cache.clear()
+
+    def _check_columns(self, table: str, names: Iterable[str]) -> None:
+        """Refuse unknown column names where the backend would not (SQLite reads an unknown
+        double-quoted name as a string literal). Uses cached column names: no query per call."""
+        if not self._dialect.quoted_unknown_is_literal:
+            return
+        key = ("columns", table)
+        known = self._cache.get(key)
+        if known is None:
+            with self._lock:
+                known = self._cache[key] = {c["name"] for c in self._dialect.get_columns(self, table)}
+        if known:  # a missing table is reported by the statement itself
+            for name in names:
+                if name not in known:
+                    raise ProgrammingError(f"no such column: {name!r} in table {table!r}")
+
+    def _where(self, table: str, where: Where, params: Params) -> tuple[str, Params]:
+        """The WHERE clause and its values, with a dict condition's columns checked."""
+        if isinstance(where, Mapping):
+            self._check_columns(table, where)
+        condition, values = where_clause(where, params, self._dialect.max_identifier_length)
+        _check_params(values)
+        return condition, values
 
     # -- transactions ------------------------------------------------------------------
     @contextmanager
@@ -370,8 +402,7 @@ class Database(SchemaMixin, TransferMixin, BackupMixin, MaintenanceMixin, BlobMi
     ) -> tuple[str, Params]:
         if isinstance(columns, str):
             columns = [columns]
-        condition, values = where_clause(where, params, self._dialect.max_identifier_length)
-        _check_params(values)
+        condition, values = self._where(table, where, params)
         key = (
             table,
             None if columns is None else tuple(columns),
@@ -382,6 +413,8 @@ class Database(SchemaMixin, TransferMixin, BackupMixin, MaintenanceMixin, BlobMi
         )
         sql = self._select_cache.get(key)
         if sql is None:
+            if columns:
+                self._check_columns(table, columns)
             n = self._dialect.max_identifier_length
             names = quote_all(columns, n) if columns else "*"
             sql = (
@@ -470,8 +503,7 @@ class Database(SchemaMixin, TransferMixin, BackupMixin, MaintenanceMixin, BlobMi
     def count(self, table: str, where: Where = None, params: Params = None) -> int:
         """Return the number of rows matching ``where`` (all rows when None)."""
         n = self._dialect.max_identifier_length
-        condition, values = where_clause(where, params, n)
-        _check_params(values)
+        condition, values = self._where(table, where, params)
         with self._lock:
             cursor = self._run(f"SELECT COUNT(*) FROM {quote(table, n)}{condition}", values, table=table)
             return int(cursor.fetchone()[0])
@@ -607,7 +639,7 @@ class Database(SchemaMixin, TransferMixin, BackupMixin, MaintenanceMixin, BlobMi
         self._require_where("update", table, where, all_rows)
         _check_params(params)
         n = self._dialect.max_identifier_length
-        condition, values = where_clause(where, params, n)
+        condition, values = self._where(table, where, params)
         columns = list(data)
         if isinstance(values, Mapping):
             names = [f"_mngs_set_{i}" for i in range(len(columns))]
@@ -637,7 +669,7 @@ class Database(SchemaMixin, TransferMixin, BackupMixin, MaintenanceMixin, BlobMi
         self._require_where("delete", table, where, all_rows)
         _check_params(params)
         n = self._dialect.max_identifier_length
-        condition, values = where_clause(where, params, n)
+        condition, values = self._where(table, where, params)
         with self._lock:
             cursor = self._statement(f"DELETE FROM {quote(table, n)}{condition}", values, table=table)
             return cursor.rowcount

@@ -32,6 +32,9 @@ class Dialect:
     statement_rollback_is_atomic: ClassVar[bool] = True
     #: True when streaming reads must run inside a transaction (server-side cursors).
     stream_needs_transaction: ClassVar[bool] = False
+    #: True when an unknown double-quoted name is read as a string literal instead of an error
+    #: (SQLite's legacy quirk): column names are then checked against the schema first.
+    quoted_unknown_is_literal: ClassVar[bool] = False
     #: How LIMIT spells "no limit" (needed for an OFFSET without LIMIT).
     unlimited: ClassVar[str] = "ALL"
     #: Rows per batch in bulk writes: bounds memory for inputs of any length.
@@ -146,3 +149,53 @@ class Dialect:
 
         n = self.max_identifier_length
         db._run(f"ALTER TABLE {quote(table, n)} DROP COLUMN {quote(column, n)}", None, table=table)
+
+    # -- maintenance -------------------------------------------------------------------
+    #: Names of the pseudo-column that identifies a row in tables without a primary key, in
+    #: order of preference (the first one that is not a real column of the table is used).
+    row_identities: ClassVar[Sequence[str]] = ()
+
+    def vacuum(self, db: Database, tables: Sequence[str]) -> None:
+        """Reclaim space in ``tables`` (the backend may do the whole database); the caller
+        has checked that no transaction is open."""
+        raise NotImplementedError
+
+    def database_stats(self, db: Database, tables: Sequence[str]) -> dict[str, Any]:
+        """``size`` in bytes plus backend-specific facts for ``get_stats()``."""
+        raise NotImplementedError
+
+    def generated_key(self, db: Database, table: str) -> str | None:
+        """The single primary key column whose values the database generates, if any."""
+        raise NotImplementedError
+
+    # -- inspection --------------------------------------------------------------------
+    def create_table_sql(self, db: Database, table: str) -> str:
+        """A ``CREATE TABLE`` statement that recreates ``table`` (without its indexes)."""
+        raise NotImplementedError
+
+    # -- search ------------------------------------------------------------------------
+    def enable_search(self, db: Database, table: str, columns: Sequence[str], language: str) -> None:
+        """Make ``table`` searchable on ``columns``, replacing an earlier setup. The caller has
+        checked the names and the language's spelling, and runs this in a transaction."""
+        raise NotImplementedError
+
+    def disable_search(self, db: Database, table: str) -> None:
+        """Remove what :meth:`enable_search` created; nothing to do when there is none."""
+        raise NotImplementedError
+
+    def rebuild_search(self, db: Database, table: str) -> None:
+        """Index every row of a searchable table afresh."""
+        raise NotImplementedError
+
+    def searchable_tables(self, db: Database) -> list[str]:
+        """The tables :meth:`enable_search` has made searchable, sorted."""
+        raise NotImplementedError
+
+    def search_parts(
+        self, db: Database, table: str, query: str, placeholder: str
+    ) -> tuple[str, str | None, str, Any] | None:
+        """The backend's part of a ranked search of ``table``: ``(from_sql, condition,
+        rank_sql, value)``, where ``from_sql`` binds ``value`` (the query in the backend's
+        syntax) at ``placeholder`` and a higher rank is a better match. None when the query
+        can match nothing."""
+        raise NotImplementedError

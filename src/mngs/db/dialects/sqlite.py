@@ -38,6 +38,7 @@ class SQLiteDialect(Dialect):
     """A file (or ``":memory:"``) database; one connection shared under the handle's lock."""
 
     name = "sqlite"
+    quoted_unknown_is_literal = True
     begin_sql = "BEGIN IMMEDIATE"  # take the write lock up front: no deadlock on upgrade
     unlimited = "-1"
     driver_error = sqlite3.Error
@@ -211,3 +212,37 @@ class SQLiteDialect(Dialect):
             db._run(f"ALTER TABLE {quote(tmp)} RENAME TO {quote(table)}", None, table=table)
             for index in indexes:
                 db._run(index["sql"], None, table=table)
+
+    # -- maintenance -------------------------------------------------------------------
+    row_identities = ("rowid", "_rowid_", "oid")
+
+    def vacuum(self, db: Database, tables: Sequence[str]) -> None:
+        """SQLite can only rebuild the whole file."""
+        db._run("VACUUM")
+
+    def database_stats(self, db: Database, tables: Sequence[str]) -> dict[str, Any]:
+        row = db._query(
+            "SELECT p.page_count * s.page_size AS size, s.page_size AS page_size, "
+            "f.freelist_count * s.page_size AS free_size, j.journal_mode AS journal_mode "
+            "FROM pragma_page_count() AS p, pragma_page_size() AS s, "
+            "pragma_freelist_count() AS f, pragma_journal_mode() AS j"
+        )[0]
+        return {"path": self.path, **row, "sqlite_version": sqlite3.sqlite_version}
+
+    def generated_key(self, db: Database, table: str) -> str | None:
+        """An ``INTEGER PRIMARY KEY`` of a rowid table: an alias of the auto-assigned rowid."""
+        pk = [c for c in self.get_columns(db, table) if c["primary_key"]]
+        if len(pk) != 1 or pk[0]["type"].strip().upper() != "INTEGER":
+            return None
+        sql = self.create_table_sql(db, table)
+        if re.search(r"\bwithout\s+rowid\s*$", sql, re.IGNORECASE):
+            return None
+        return pk[0]["name"]
+
+    # -- inspection --------------------------------------------------------------------
+    def create_table_sql(self, db: Database, table: str) -> str:
+        """The statement SQLite keeps in ``sqlite_master`` (normalised to ``CREATE TABLE``)."""
+        rows = db._query("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", [table])
+        if not rows or rows[0]["sql"] is None:
+            raise ProgrammingError(f"no such table: {table!r}")
+        return str(rows[0]["sql"])
