@@ -85,6 +85,8 @@ class PostgreSQLDialect(Dialect):
     type_rewrites = (
         (r"\binteger\s+primary\s+key\s+autoincrement\b", "BIGSERIAL PRIMARY KEY"),
         (r"\s*\bautoincrement\b", ""),
+        # SQLite's INTEGER PRIMARY KEY is an auto-assigned 64-bit rowid: keep that meaning.
+        (r"^\s*integer\s+primary\s+key\b", "BIGSERIAL PRIMARY KEY"),
         (r"^\s*datetime\b", "TIMESTAMP"),
         (r"^\s*blob\b", "BYTEA"),
         (r"^\s*real\b", "DOUBLE PRECISION"),  # SQLite's REAL is 8 bytes; PostgreSQL's is 4
@@ -261,3 +263,96 @@ class PostgreSQLDialect(Dialect):
             )
             for r in rows
         ]
+
+    # -- maintenance -------------------------------------------------------------------
+    row_identities = ("ctid",)  # a system column: no user column can take the name
+
+    def vacuum(self, db: Database, tables: Sequence[str]) -> None:
+        """``VACUUM`` the given tables only (not every schema of the database)."""
+        if tables:
+            db._run(f"VACUUM {quote_all(tables, 63)}")
+
+    def database_stats(self, db: Database, tables: Sequence[str]) -> dict[str, Any]:
+        row = db._query(
+            "SELECT pg_database_size(current_database()) AS size, current_database() AS database, "
+            "current_schema() AS schema, "
+            "(SELECT COALESCE(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
+            " JOIN pg_namespace n ON n.oid = c.relnamespace "
+            " WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p')) AS tables_size, "
+            "current_setting('server_version') AS server_version"
+        )[0]
+        row["tables_size"] = int(row["tables_size"])
+        return row
+
+    def generated_key(self, db: Database, table: str) -> str | None:
+        """A single-column primary key that is ``SERIAL`` or an identity column."""
+        pk = self.primary_key(db, table)
+        if len(pk) == 1 and pk[0] in self._sequences(db, table):
+            return pk[0]
+        return None
+
+    # -- inspection --------------------------------------------------------------------
+    def create_table_sql(self, db: Database, table: str) -> str:
+        """Rebuilt from the catalogs (PostgreSQL keeps no CREATE text): columns with their
+        types, collations, defaults, serial/identity/generated status and NOT NULL, then the
+        primary key, unique, check, exclusion and foreign key constraints. Constraint names
+        PostgreSQL generated (``<table>_pkey``, ``<table>_<col>_key``, …) are left out, so the
+        statement also works under another table name."""
+        name = quote(table, 63)
+        columns = db._query(
+            "SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, "
+            "a.attnotnull AS notnull, a.attidentity AS identity, a.attgenerated AS generated, "
+            "pg_get_expr(d.adbin, d.adrelid) AS expr, "
+            "CASE WHEN a.attcollation <> t.typcollation THEN "
+            " (SELECT quote_ident(n.nspname) || '.' || quote_ident(c.collname) FROM pg_collation c "
+            "  JOIN pg_namespace n ON n.oid = c.collnamespace WHERE c.oid = a.attcollation) "
+            "END AS collation, "
+            "COALESCE(pg_get_expr(d.adbin, d.adrelid) = 'nextval(' || quote_literal("
+            " pg_get_serial_sequence(?, a.attname)::regclass::text) || '::regclass)', false) "
+            "AS serial "
+            "FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
+            "LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
+            "WHERE a.attrelid = to_regclass(?) AND a.attnum > 0 AND NOT a.attisdropped "
+            "ORDER BY a.attnum",
+            [name, name],
+        )
+        if not columns:
+            from ..errors import ProgrammingError
+
+            raise ProgrammingError(f"no such table: {table!r}")
+        constraints = db._query(
+            "SELECT conname AS name, pg_get_constraintdef(oid, true) AS definition "
+            "FROM pg_constraint WHERE conrelid = to_regclass(?) AND contype IN ('p','u','c','x','f') "
+            "ORDER BY position(contype IN 'pucxf'), conname",
+            [name],
+        )
+        serials = {"integer": "serial", "bigint": "bigserial", "smallint": "smallserial"}
+        parts = []
+        for c in columns:
+            text = f"{quote(c['name'], 63)} "
+            if c["serial"] and c["type"] in serials:
+                text += serials[c["type"]]
+            else:
+                text += c["type"]
+                if c["collation"]:
+                    text += f" COLLATE {c['collation']}"
+                if c["generated"] == "s":
+                    text += f" GENERATED ALWAYS AS ({c['expr']}) STORED"
+                elif c["expr"] is not None:
+                    text += f" DEFAULT {c['expr']}"
+                if c["identity"]:
+                    kind = "ALWAYS" if c["identity"] == "a" else "BY DEFAULT"
+                    text += f" GENERATED {kind} AS IDENTITY"
+            if c["notnull"]:
+                text += " NOT NULL"
+            parts.append(text)
+        for con in constraints:
+            generated = con["name"].startswith(table + "_") and con["name"].rstrip("0123456789").endswith(
+                ("_pkey", "_key", "_check", "_fkey", "_excl")
+            )
+            prefix = "" if generated else f"CONSTRAINT {quote(con['name'], 63)} "
+            parts.append(prefix + con["definition"])
+        persistence = db._query("SELECT relpersistence FROM pg_class WHERE oid = to_regclass(?)", [name])
+        unlogged = " UNLOGGED" if persistence[0]["relpersistence"] == "u" else ""
+        body = ",\n    ".join(parts)
+        return f"CREATE{unlogged} TABLE {name} (\n    {body}\n)"
