@@ -90,7 +90,11 @@ def _keyed_groups(
     first = batch[0]
     if isinstance(first, Mapping):
         columns = tuple(arrange(tuple(first)))
-        if set(map(len, batch)) == {len(first)}:
+        try:
+            same_size = set(map(len, batch)) == {len(first)}
+        except TypeError:  # a record without len() is not a dict: reported below
+            same_size = False
+        if same_size:
             try:
                 yield columns, list(map(_getter(columns), batch)) if columns else [()] * len(batch)
                 return
@@ -187,7 +191,7 @@ class Database(SchemaMixin, TransferMixin, BackupMixin, MaintenanceMixin, BlobMi
             else:
                 cursor = conn.execute(stmt, params)
         except self._dialect.driver_error as exc:
-            rows = params if many else [params]
+            rows = params if many else [params or ()]
             raise self._error(exc, sql, table, columns, rows) from exc
         if debug:
             _log.debug("%.3f ms  %s", (perf_counter() - start) * 1000, " ".join(sql.split()))
@@ -446,7 +450,7 @@ class Database(SchemaMixin, TransferMixin, BackupMixin, MaintenanceMixin, BlobMi
         """
         sql, values = self._select_sql(table, columns, where, params, order_by, limit, offset)
         with self._lock:
-            return self._rows(self._run(sql, values, table=table))
+            return self._rows(self._statement(sql, values, table=table))
 
     def select_iter(
         self,
@@ -505,7 +509,9 @@ class Database(SchemaMixin, TransferMixin, BackupMixin, MaintenanceMixin, BlobMi
         n = self._dialect.max_identifier_length
         condition, values = self._where(table, where, params)
         with self._lock:
-            cursor = self._run(f"SELECT COUNT(*) FROM {quote(table, n)}{condition}", values, table=table)
+            cursor = self._statement(
+                f"SELECT COUNT(*) FROM {quote(table, n)}{condition}", values, table=table
+            )
             return int(cursor.fetchone()[0])
 
     # -- writing -----------------------------------------------------------------------
@@ -600,7 +606,7 @@ class Database(SchemaMixin, TransferMixin, BackupMixin, MaintenanceMixin, BlobMi
         )
 
     def _batches(self, records: Iterable[Any], batch_size: int | None) -> Iterator[list[Any]]:
-        size = batch_size or self._dialect.batch_size
+        size = self._dialect.batch_size if batch_size is None else batch_size
         if isinstance(size, bool) or not isinstance(size, int) or size < 1:
             raise ArgumentError(f"batch_size must be a positive int, not {batch_size!r}")
         iterator = iter(records)
