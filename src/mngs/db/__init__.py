@@ -1,6 +1,8 @@
 """mngs.db: dictionaries in, dictionaries out, over SQLite and PostgreSQL with one API."""
 
+from .codecs import decode_array, encode_array
 from .database import Database, Record, Rows
+from .duplicates import delete_duplicates
 from .errors import (
     ArgumentError,
     ClosedError,
@@ -17,6 +19,7 @@ from .errors import (
     Warning,
 )
 from .handles import PostgreSQL, SQLite3, connect
+from .inspection import Inspector, inspect
 from .reflection import ColumnInfo, ForeignKeyInfo, IndexInfo
 
 __all__ = [
@@ -30,6 +33,7 @@ __all__ = [
     "ForeignKeyInfo",
     "IdentifierError",
     "IndexInfo",
+    "Inspector",
     "IntegrityError",
     "InterfaceError",
     "InternalError",
@@ -42,4 +46,8 @@ __all__ = [
     "SQLite3",
     "Warning",
     "connect",
+    "decode_array",
+    "delete_duplicates",
+    "encode_array",
+    "inspect",
 ]
