@@ -190,7 +190,7 @@ class Database(SchemaMixin, TransferMixin, BackupMixin, MaintenanceMixin, BlobMi
                 cursor.executemany(stmt, params)
             else:
                 cursor = conn.execute(stmt, params)
-        except self._dialect.driver_error as exc:
+        except (self._dialect.driver_error, UnicodeEncodeError) as exc:
             rows = params if many else [params or ()]
             raise self._error(exc, sql, table, columns, rows) from exc
         if debug:
@@ -227,7 +227,7 @@ class Database(SchemaMixin, TransferMixin, BackupMixin, MaintenanceMixin, BlobMi
         start = perf_counter()
         try:
             yield
-        except self._dialect.driver_error as exc:
+        except (self._dialect.driver_error, UnicodeEncodeError) as exc:
             raise self._error(exc, sql, table, columns, rows) from exc
         _log.debug("%.3f ms  %s", (perf_counter() - start) * 1000, " ".join(sql.split()))
 
@@ -245,7 +245,8 @@ class Database(SchemaMixin, TransferMixin, BackupMixin, MaintenanceMixin, BlobMi
         return Rows(_dicts(names, cursor.fetchall()), cursor.rowcount)
 
     def _statement(self, sql: str, params: Any, **context: Any) -> Any:
-        """Run one writing statement atomically under the transaction policy; return the cursor.
+        """Run one statement atomically under the transaction policy (a failed read inside a
+        PostgreSQL transaction must not abort it either); return the cursor.
 
         Caller holds the lock."""
         if self._depth and not self._dialect.statement_rollback_is_atomic:
@@ -271,6 +272,7 @@ class Database(SchemaMixin, TransferMixin, BackupMixin, MaintenanceMixin, BlobMi
         if known:  # a missing table is reported by the statement itself
             for name in names:
                 if name not in known:
+                    quote(name, self._dialect.max_identifier_length)  # IdentifierError first
                     raise ProgrammingError(f"no such column: {name!r} in table {table!r}")
 
     def _where(self, table: str, where: Where, params: Params) -> tuple[str, Params]:

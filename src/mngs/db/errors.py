@@ -112,6 +112,17 @@ _BY_DBAPI_NAME: dict[str, type[Error]] = {
 _ORDER = tuple(_BY_DBAPI_NAME)  # most specific first
 
 
+def _driver_message(exc: BaseException) -> str:
+    """The driver's message without the server's DETAIL and CONTEXT lines, which can quote the
+    failing row's values (PostgreSQL: ``Key (email)=(...) already exists``); a HINT is kept."""
+    diag = getattr(exc, "diag", None)
+    primary = getattr(diag, "message_primary", None)
+    if not primary:
+        return str(exc).strip()
+    hint = getattr(diag, "message_hint", None)
+    return f"{primary} (hint: {hint})" if hint else str(primary)
+
+
 def _our_class(exc: BaseException) -> type[Error]:
     """Map a driver exception onto our tree by its DB-API base class names."""
     names = {cls.__name__ for cls in type(exc).__mro__}
@@ -134,7 +145,7 @@ def translate(
 
     ``sql`` is shown shortened; ``secrets`` (passwords) are blanked out of the message.
     """
-    message = str(exc).strip() or type(exc).__name__
+    message = _driver_message(exc) or type(exc).__name__
     context = []
     if table is not None:
         context.append(f"table {table!r}")

@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .errors import ArgumentError, ProgrammingError
+from .errors import ArgumentError, IdentifierError, ProgrammingError
 from .reflection import ColumnInfo, IndexInfo
 from .sql import quote, quote_all
 
@@ -53,6 +53,17 @@ class SchemaMixin:
     def _quote(self, name: str) -> str:
         return quote(name, self._dialect.max_identifier_length)
 
+    def _check_new_names(self, table: str | None, columns: Any = ()) -> None:
+        """Refuse names the backend keeps for itself, before any SQL runs."""
+        dialect = self._dialect
+        if table is not None and table.lower().startswith(dialect.reserved_table_prefixes):
+            raise IdentifierError(f"table names starting with {table[:7]!r} are reserved: {table!r}")
+        for column in columns:
+            if isinstance(column, str) and column.lower() in dialect.reserved_column_names:
+                raise IdentifierError(
+                    f"column name {column!r} of table {table!r} is reserved by {dialect.name}"
+                )
+
     def _ddl(self, sql: str, table: str) -> None:
         with self._lock:
             try:
@@ -85,6 +96,7 @@ class SchemaMixin:
         """
         if not isinstance(columns, Mapping) or not columns:
             raise ArgumentError(f"create_table {table!r} needs a non-empty dict of column types")
+        self._check_new_names(table, columns)
         q = self._quote
         parts = []
         for name, sqltype in columns.items():
@@ -152,10 +164,12 @@ class SchemaMixin:
 
     def rename_table(self, old: str, new: str) -> None:
         """Rename table ``old`` to ``new``."""
+        self._check_new_names(new)
         self._ddl(f"ALTER TABLE {self._quote(old)} RENAME TO {self._quote(new)}", old)
 
     def add_column(self, table: str, column: str, sqltype: str = "TEXT") -> None:
         """Add ``column`` of ``sqltype`` (SQL text, e.g. ``"REAL DEFAULT 0"``) to ``table``."""
+        self._check_new_names(None, [column])
         text = self._dialect.rewrite_type(_check_sql_fragment("column type", sqltype, table))
         self._ddl(f"ALTER TABLE {self._quote(table)} ADD COLUMN {self._quote(column)} {text}", table)
 

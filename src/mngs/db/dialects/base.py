@@ -7,16 +7,21 @@ Everything else — CRUD, batches, transactions, most DDL — is written once in
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ..errors import Error
+from ..errors import DataError, Error, NotSupportedError
 from ..reflection import ColumnInfo, ForeignKeyInfo, IndexInfo
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from ..database import Database
 
 __all__ = ["Dialect"]
+
+#: Driver messages meaning "this Python value cannot be sent" (sqlite3, psycopg).
+_UNSENDABLE = ("Error binding parameter", "cannot adapt type")
 
 
 class Dialect:
@@ -46,6 +51,10 @@ class Dialect:
     type_rewrites: ClassVar[Sequence[tuple[str, str]]] = ()
     #: The driver's DB-API exception base class, set by subclasses when they load the driver.
     driver_error: type[BaseException] = Exception
+    #: Table-name prefixes the backend keeps for itself (refused by create_table).
+    reserved_table_prefixes: ClassVar[tuple[str, ...]] = ()
+    #: Column names the backend keeps for itself (refused by create_table/add_column).
+    reserved_column_names: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self) -> None:
         self._type_rewrites = [
@@ -71,7 +80,10 @@ class Dialect:
 
     # -- statements --------------------------------------------------------------------
     def classify(self, exc: BaseException) -> type[Error] | None:
-        """Our error class for ``exc`` where the driver's DB-API class is misleading."""
+        """Our error class for ``exc`` where the driver's DB-API class is misleading: a value
+        the driver cannot send is a :class:`DataError` on every backend."""
+        if isinstance(exc, UnicodeEncodeError) or any(m in str(exc) for m in _UNSENDABLE):
+            return DataError
         return None
 
     def prepare(self, sql: str, params: Any) -> tuple[str, Any]:
@@ -116,10 +128,20 @@ class Dialect:
     def blame_column(
         self, exc: BaseException, columns: Sequence[str], rows: Sequence[Sequence[Any]]
     ) -> str | None:
-        """Name the column whose value caused ``exc``, when it can be told."""
+        """Name the column whose value caused ``exc``, when it can be told: a str with NUL,
+        or a value of the type the driver could not adapt (``cannot adapt type 'set'``)."""
+        message = str(exc)
+        unadaptable = re.search(r"cannot adapt type '([^']+)'", message)
         for row in rows:
             for column, value in zip(columns, row):
-                if isinstance(value, str) and "\x00" in value and "NUL" in str(exc):
+                if isinstance(exc, UnicodeEncodeError) and isinstance(value, str):
+                    try:
+                        value.encode("utf-8")
+                    except UnicodeEncodeError:
+                        return column
+                if isinstance(value, str) and "\x00" in value and "NUL" in message:
+                    return column
+                if unadaptable and type(value).__name__ == unadaptable[1]:
                     return column
         return None
 
@@ -168,6 +190,11 @@ class Dialect:
         """The single primary key column whose values the database generates, if any."""
         raise NotImplementedError
 
+    def comparable(self, column_sql: str, sqltype: str) -> str:
+        """An expression of the quoted column that can be compared for equality (grouped,
+        partitioned), for types that cannot be as they are."""
+        return column_sql
+
     # -- inspection --------------------------------------------------------------------
     def create_table_sql(self, db: Database, table: str) -> str:
         """A ``CREATE TABLE`` statement that recreates ``table`` (without its indexes)."""
@@ -199,3 +226,57 @@ class Dialect:
         syntax) at ``placeholder`` and a higher rank is a better match. None when the query
         can match nothing."""
         raise NotImplementedError
+
+    # -- backup ------------------------------------------------------------------------
+    #: True when a backup path not ending in ``.sql`` gets a binary copy of the database.
+    binary_backups: ClassVar[bool] = False
+    #: The last line of a complete SQL dump (the first is named in messages); a dump that
+    #: does not end with one of these is truncated and is refused.
+    dump_trailers: ClassVar[tuple[str, ...]] = ("-- mngs.db dump complete",)
+
+    def dump_facts(self, db: Database) -> dict[str, Any]:
+        """Facts recorded in a dump's header line, checked again on restore."""
+        return {}
+
+    def backup(self, db: Database, path: Path, *, table: str | None, text: bool) -> None:
+        """Append a SQL dump of the database (or of ``table``) to ``path`` (which holds the
+        header line) when ``text``; otherwise write a binary copy to the empty file ``path``."""
+        raise NotImplementedError
+
+    def restore_dump(self, db: Database, path: Path, facts: dict[str, Any]) -> None:
+        """Run the checked SQL dump at ``path`` inside the open transaction, replacing what
+        it contains (everything, when ``facts["scope"] == "database"``)."""
+        raise NotImplementedError
+
+    def restore_copy(self, db: Database, path: Path) -> None:
+        """Replace the database with the binary copy at ``path``, all-or-nothing."""
+        raise NotSupportedError(
+            f"{path} is a SQLite database file; a {self.name} database restores SQL dumps only"
+        )
+
+    # -- transfer ----------------------------------------------------------------------
+    #: Column type for each value kind, used when import_from_csv / from_dataframe create a table.
+    transfer_types: ClassVar[dict[str, str]] = {
+        "boolean": "BOOLEAN", "integer": "INTEGER", "float": "REAL", "decimal": "DECIMAL",
+        "text": "TEXT", "bytes": "BLOB", "json": "JSON", "date": "DATE", "time": "TIME",
+        "timestamp": "TIMESTAMP", "timestamptz": "TIMESTAMPTZ",
+    }  # fmt: skip
+
+    def copy_csv_in(
+        self, db: Database, table: str, columns: Sequence[str], chunks: Iterator[bytes], delimiter: str
+    ) -> int | None:
+        """Load CSV records (UTF-8 blocks after the header) into ``columns`` with the database's
+        own CSV loader; return the rows loaded, or None when there is none (nothing consumed)."""
+        return None
+
+    def copy_csv_out(
+        self, db: Database, sql: str, params: Any, write: Callable[[bytes], Any], delimiter: str
+    ) -> int | None:
+        """Write a query's result as CSV with a header (UTF-8 blocks to ``write``) with the
+        database's own CSV writer; return the rows written, or None when there is none."""
+        return None
+
+    def copy_error_location(self, exc: BaseException) -> tuple[int | None, str | None, str]:
+        """(data line, column, message) of an error raised by :meth:`copy_csv_in`, when the
+        database named them; lines count from 1 at the first record sent."""
+        return None, None, str(exc)

@@ -4,16 +4,29 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Iterator, Sequence
+import re
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .. import codecs
+from ..errors import (
+    ArgumentError,
+    DataError,
+    Error,
+    NotSupportedError,
+    OperationalError,
+    ProgrammingError,
+)
 from ..placeholders import to_pyformat
 from ..reflection import ColumnInfo, ForeignKeyInfo, IndexInfo
 from ..sql import conflict_clause, quote, quote_all
 from .base import Dialect
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from ..database import Database
 
 __all__ = ["PostgreSQLDialect"]
@@ -80,6 +93,7 @@ class PostgreSQLDialect(Dialect):
 
     name = "postgresql"
     max_identifier_length = 63
+    reserved_column_names = frozenset({"ctid", "xmin", "xmax", "cmin", "cmax", "tableoid"})
     statement_rollback_is_atomic = False  # an error aborts the whole transaction
     stream_needs_transaction = True  # server-side cursors live in a transaction
     type_rewrites = (
@@ -291,6 +305,20 @@ class PostgreSQLDialect(Dialect):
             return pk[0]
         return None
 
+    #: Types without an equality operator, compared as their text.
+    _compared_as_text = frozenset({"xml", "point", "line", "lseg", "box", "path", "polygon", "circle"})
+
+    def comparable(self, column_sql: str, sqltype: str) -> str:
+        """``json`` has no equality: compare it as ``jsonb`` (key order and spacing ignored);
+        geometric types and ``xml`` as text."""
+        array = sqltype.endswith("[]")
+        base = sqltype[:-2] if array else sqltype
+        if base == "json":
+            return f"CAST({column_sql} AS jsonb{'[]' if array else ''})"
+        if base in self._compared_as_text:
+            return f"CAST({column_sql} AS text)"
+        return column_sql
+
     # -- inspection --------------------------------------------------------------------
     def create_table_sql(self, db: Database, table: str) -> str:
         """Rebuilt from the catalogs (PostgreSQL keeps no CREATE text): columns with their
@@ -356,3 +384,401 @@ class PostgreSQLDialect(Dialect):
         unlogged = " UNLOGGED" if persistence[0]["relpersistence"] == "u" else ""
         body = ",\n    ".join(parts)
         return f"CREATE{unlogged} TABLE {name} (\n    {body}\n)"
+
+    # -- search ------------------------------------------------------------------------
+    #: The comment that marks a GIN index made by enable_search; the language follows it.
+    search_note = "mngs.db search index: "
+
+    def _search_index(self, db: Database, table: str) -> tuple[str, str, str] | None:
+        """(name, tsvector expression, language) of the table's search index, if any. The
+        expression is the server's own rendering, so a query repeating it uses the index."""
+        rows = db._query(
+            "SELECT c.relname AS name, pg_get_expr(i.indexprs, i.indrelid) AS expr, "
+            "obj_description(c.oid, 'pg_class') AS note "
+            "FROM pg_index AS i JOIN pg_class AS c ON c.oid = i.indexrelid "
+            "WHERE i.indrelid = to_regclass(?) ORDER BY c.relname",
+            [quote(table, 63)],
+        )
+        for r in rows:
+            note = r["note"] or ""
+            language = note[len(self.search_note) :]
+            safe = language.isascii() and language.isidentifier()  # it is spliced into SQL
+            if note.startswith(self.search_note) and safe and r["expr"]:
+                return r["name"], r["expr"], language
+        return None
+
+    def enable_search(self, db: Database, table: str, columns: Sequence[str], language: str) -> None:
+        """A GIN index on ``to_tsvector(language, col1 || ' ' || col2 …)``, marked by a comment."""
+        from ..errors import ArgumentError
+
+        known = db._query("SELECT cfgname FROM pg_ts_config WHERE pg_ts_config_is_visible(oid)")
+        languages = sorted(r["cfgname"] for r in known)
+        if language not in languages:
+            raise ArgumentError(f"unknown search language {language!r}; use one of {languages}")
+        self.disable_search(db, table)
+        name = quote(db._index_name(table, ["fts"]), 63)
+        document = " || ' ' || ".join(f"COALESCE({quote(c, 63)}::text, '')" for c in columns)
+        db._run(
+            f"CREATE INDEX {name} ON {quote(table, 63)} "
+            f"USING gin (to_tsvector('{language}'::regconfig, {document}))",
+            None,
+            table=table,
+        )
+        db._run(f"COMMENT ON INDEX {name} IS '{self.search_note}{language}'", None, table=table)
+
+    def disable_search(self, db: Database, table: str) -> None:
+        index = self._search_index(db, table)
+        if index is not None:
+            db._run(f"DROP INDEX {quote(index[0], 63)}", None, table=table)
+
+    def rebuild_search(self, db: Database, table: str) -> None:
+        index = self._search_index(db, table)
+        if index is not None:
+            db._run(f"REINDEX INDEX {quote(index[0], 63)}", None, table=table)
+
+    def searchable_tables(self, db: Database) -> list[str]:
+        rows = db._query(
+            "SELECT DISTINCT t.relname AS name FROM pg_index AS i "
+            "JOIN pg_class AS c ON c.oid = i.indexrelid JOIN pg_class AS t ON t.oid = i.indrelid "
+            "WHERE t.relnamespace = current_schema()::regnamespace "
+            "AND left(obj_description(c.oid, 'pg_class'), ?) = ? ORDER BY t.relname",
+            [len(self.search_note), self.search_note],
+        )
+        return [r["name"] for r in rows]
+
+    def search_parts(
+        self, db: Database, table: str, query: str, placeholder: str
+    ) -> tuple[str, str | None, str, Any] | None:
+        """The index's expression ``@@ websearch_to_tsquery(…)``, ranked by ``ts_rank``."""
+        index = self._search_index(db, table)
+        if index is None:
+            from ..errors import ProgrammingError
+
+            raise ProgrammingError(
+                f"table {table!r} is not searchable: call db.enable_search({table!r}, columns) first"
+            )
+        _, vector, language = index
+        from_sql = (
+            f"FROM {quote(table, 63)}, (SELECT websearch_to_tsquery('{language}'::regconfig, "
+            f"{placeholder}) AS _mngs_tsquery) AS _mngs_q"
+        )
+        return (
+            from_sql,
+            f"{vector} @@ _mngs_q._mngs_tsquery",
+            f"ts_rank({vector}, _mngs_q._mngs_tsquery)",
+            query,
+        )
+
+    # -- backup ------------------------------------------------------------------------
+    dump_trailers = ("-- PostgreSQL database dump complete",)
+    #: libpq connection parameters and the environment variables that carry them to pg_dump.
+    _LIBPQ_ENV = {
+        "host": "PGHOST", "hostaddr": "PGHOSTADDR", "port": "PGPORT", "dbname": "PGDATABASE",
+        "user": "PGUSER", "password": "PGPASSWORD", "passfile": "PGPASSFILE",
+        "channel_binding": "PGCHANNELBINDING", "service": "PGSERVICE", "options": "PGOPTIONS",
+        "application_name": "PGAPPNAME", "sslmode": "PGSSLMODE", "requiressl": "PGREQUIRESSL",
+        "sslcompression": "PGSSLCOMPRESSION", "sslcert": "PGSSLCERT", "sslkey": "PGSSLKEY",
+        "sslrootcert": "PGSSLROOTCERT", "sslcrl": "PGSSLCRL", "sslcrldir": "PGSSLCRLDIR",
+        "sslsni": "PGSSLSNI", "requirepeer": "PGREQUIREPEER",
+        "ssl_min_protocol_version": "PGSSLMINPROTOCOLVERSION",
+        "ssl_max_protocol_version": "PGSSLMAXPROTOCOLVERSION", "gssencmode": "PGGSSENCMODE",
+        "krbsrvname": "PGKRBSRVNAME", "gsslib": "PGGSSLIB", "connect_timeout": "PGCONNECT_TIMEOUT",
+        "client_encoding": "PGCLIENTENCODING", "target_session_attrs": "PGTARGETSESSIONATTRS",
+        "load_balance_hosts": "PGLOADBALANCEHOSTS",
+    }  # fmt: skip
+    _PSQL_META = re.compile(r"\\(?:un)?restrict\b")  # psql-only lines pg_dump writes
+    _NAME_PATH = r'((?:"(?:[^"]|"")*"|[^\s."(]+)(?:\.(?:"(?:[^"]|"")*"|[^\s."(]+))*)'
+    _DUMP_CREATES = re.compile(
+        r"^CREATE (?:UNLOGGED |FOREIGN )?(?:TABLE|SEQUENCE|VIEW|MATERIALIZED VIEW) " + _NAME_PATH,
+        re.MULTILINE,
+    )
+    _DUMP_SCHEMA = re.compile(
+        r"""^(?:CREATE SCHEMA ("(?:[^"]|"")*"|[^\s;]+)|"""
+        r"""COMMENT ON SCHEMA ("(?:[^"]|"")*"|[^\s;]+) IS '(?:[^']|'')*');$""",
+        re.MULTILINE,
+    )
+    _DUMP_SETTINGS = re.compile(r"^SET (\w+) = |set_config\('(\w+)'", re.MULTILINE)
+    _DROP_KINDS = {
+        "r": "TABLE", "p": "TABLE", "f": "FOREIGN TABLE", "v": "VIEW", "m": "MATERIALIZED VIEW",
+        "S": "SEQUENCE",
+    }  # fmt: skip
+    _NOT_EXTENSION = (
+        "NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = '{catalog}'::regclass "
+        "AND d.objid = {oid} AND d.deptype = 'e')"
+    )
+
+    def dump_facts(self, db: Database) -> dict[str, Any]:
+        return {"schema": self._current_schema(db)}
+
+    def _current_schema(self, db: Database) -> str:
+        with db._lock:
+            schema = db._query("SELECT current_schema() AS s")[0]["s"]
+        if schema is None:
+            raise ProgrammingError("no current schema: search_path names no existing schema")
+        return str(schema)
+
+    def backup(self, db: Database, path: Path, *, table: str | None, text: bool) -> None:
+        """``pg_dump --format=plain`` of the current schema (or of one table), appended to
+        ``path``; connection parameters travel in the environment, never on the command line."""
+        from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+        program = self._pg_dump(db)
+        if table is None:
+            selection = "--schema=" + _pg_pattern(self._current_schema(db))
+        else:
+            with db._lock:
+                rows = db._query(
+                    "SELECT n.nspname AS schema, c.relname AS name FROM pg_class c "
+                    "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass(?)",
+                    [quote(table, 63)],
+                )
+            if not rows:
+                raise ProgrammingError(f"no such table: {table!r}")
+            selection = f"--table={_pg_pattern(rows[0]['schema'])}.{_pg_pattern(rows[0]['name'])}"
+        env = dict(os.environ)
+        rest = {}
+        for key, value in conninfo_to_dict(self._conninfo).items():
+            if key in self._LIBPQ_ENV:
+                env[self._LIBPQ_ENV[key]] = str(value)
+            else:
+                rest[key] = value  # no variable exists for it: pass it (it is no secret) as --dbname
+        args = [program, "--format=plain", "--no-owner", "--no-privileges", selection]
+        if db.in_transaction:  # our own open transaction may hold a lock pg_dump would wait for
+            args.append("--lock-wait-timeout=10000")
+        if rest:
+            args.append("--dbname=" + make_conninfo(**rest))
+        with open(path, "ab") as out:
+            done = subprocess.run(args, stdout=out, stderr=subprocess.PIPE, env=env, check=False)
+        if done.returncode:
+            message = done.stderr.decode("utf-8", "replace").strip()
+            for secret in self._secrets:
+                message = message.replace(secret, "***")
+            if db.in_transaction and "lock" in message:
+                message += " (this handle's open transaction may hold that lock: back up after it ends)"
+            raise OperationalError(f"pg_dump failed (exit status {done.returncode}): {message}")
+
+    def _pg_dump(self, db: Database) -> str:
+        """The pg_dump program, checked to be at least as new as the server."""
+        program = shutil.which("pg_dump")
+        server = db._conn.info.server_version // 10000
+        if program is None:
+            raise NotSupportedError(
+                "backup of a PostgreSQL database needs the pg_dump program, which is not on PATH; "
+                f"install the PostgreSQL client tools, version {server} or newer (Debian/Ubuntu: "
+                "`apt-get install postgresql-client`; macOS: `brew install libpq`)"
+            )
+        version = subprocess.run([program, "--version"], capture_output=True, text=True, check=False)
+        found = re.search(r"\)\s*(\d+)", version.stdout) or re.search(r"(\d+)", version.stdout)
+        client = int(found[1]) if found else 0
+        if client < server:
+            raise NotSupportedError(
+                f"{program} is pg_dump {client}, older than the server (PostgreSQL {server}), "
+                f"which it cannot dump; install postgresql-client-{server} (or newer) and put "
+                "its pg_dump first on PATH"
+            )
+        return program
+
+    def restore_dump(self, db: Database, path: Path, facts: dict[str, Any]) -> None:
+        """Run a plain pg_dump file through psycopg: the SQL between ``COPY … FROM stdin``
+        blocks as statements, each block's data through ``cursor.copy()``. Settings the dump
+        changes (``search_path`` among them) are put back afterwards."""
+        settings: dict[str, str] = {}
+        keep: list[str] = []
+        if facts.get("scope") == "database":
+            schema = self._current_schema(db)
+            if facts.get("schema") != schema:
+                raise ArgumentError(
+                    f"{path} is a backup of schema {facts.get('schema')!r}, but this handle works "
+                    f"in schema {schema!r}; pg_dump names every object with its schema, so "
+                    "restore it through a handle whose search_path starts with that schema"
+                )
+            self._drop_schema_objects(db, schema)
+        with open(path, encoding="utf-8", newline="\n") as source:
+            lines = iter(source)
+            chunk: list[str] = []
+            for line in lines:
+                if line.startswith("COPY ") and line.rstrip("\n").endswith(" FROM stdin;"):
+                    self._run_dump_sql(db, "".join(chunk), settings, keep)
+                    chunk = []
+                    self._copy_dump_data(db, line.rstrip("\n")[:-1], lines, path)
+                elif not self._PSQL_META.match(line):
+                    chunk.append(line)
+            self._run_dump_sql(db, "".join(chunk), settings, keep)
+        for statement in keep:
+            db._run(statement)
+        for name, value in settings.items():
+            db._run("SELECT set_config(?, ?, false)", [name, value])
+
+    def _run_dump_sql(self, db: Database, sql: str, settings: dict[str, str], keep: list[str]) -> None:
+        if not any(line.strip() and not line.startswith("--") for line in sql.splitlines()):
+            return
+        for match in self._DUMP_SETTINGS.finditer(sql):
+            name = match[1] or match[2]
+            if name not in settings:
+                settings[name] = db._query("SELECT current_setting(?) AS v", [name])[0]["v"]
+        created = self._DUMP_CREATES.findall(sql)
+        if created:
+            keep.extend(self._clear_for_restore(db, created, settings))
+        sql = self._DUMP_SCHEMA.sub(lambda m: self._unless_schema_exists(db, m), sql)
+        db._run(sql)
+
+    def _unless_schema_exists(self, db: Database, match: re.Match[str]) -> str:
+        """The dump's ``CREATE SCHEMA``/``COMMENT ON SCHEMA`` statement, or nothing when the
+        schema exists: a restore fills the schema and leaves the schema itself (owner, comment,
+        privileges) as it is, so it needs no right to create or alter schemas."""
+        found = db._query("SELECT to_regnamespace(?) IS NOT NULL AS found", [match[1] or match[2]])
+        return "" if found[0]["found"] else match[0]
+
+    def _clear_for_restore(self, db: Database, names: list[str], settings: dict[str, str]) -> list[str]:
+        """Drop the existing relations the dump creates. Foreign keys of other tables that point
+        at them are dropped too and returned as statements that add them back."""
+        if "search_path" not in settings:
+            settings["search_path"] = db._query("SELECT current_setting('search_path') AS v")[0]["v"]
+        db._run("SELECT set_config('search_path', '', false)")  # constraint text fully qualified
+        found = []
+        for name in names:
+            found += db._query(
+                "SELECT c.oid, c.relkind, n.nspname, c.relname FROM pg_class c "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass(?)",
+                [name],
+            )
+        if not found:
+            return []
+        oids = [r["oid"] for r in found]
+        marks = ", ".join("?" * len(oids))
+        restore = []
+        for fk in db._query(
+            "SELECT con.conname, n.nspname, c.relname, pg_get_constraintdef(con.oid) AS def "
+            "FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            f"WHERE con.contype = 'f' AND con.confrelid IN ({marks}) AND con.conrelid NOT IN ({marks})",
+            oids + oids,
+        ):
+            child = f"{quote(fk['nspname'])}.{quote(fk['relname'])}"
+            db._run(f"ALTER TABLE {child} DROP CONSTRAINT {quote(fk['conname'])}")
+            restore.append(f"ALTER TABLE {child} ADD CONSTRAINT {quote(fk['conname'])} {fk['def']}")
+        for rel in sorted(found, key=lambda r: r["relkind"] == "S"):  # sequences go with tables
+            kind = self._DROP_KINDS.get(rel["relkind"])
+            if not kind:
+                continue
+            try:
+                db._run(f"DROP {kind} IF EXISTS {quote(rel['nspname'])}.{quote(rel['relname'])}")
+            except Error as exc:
+                if "depend" not in str(exc):
+                    raise
+                raise ProgrammingError(
+                    f"cannot replace {rel['relname']!r} from the backup: other objects (views, "
+                    "...) depend on it; drop them first, or restore a whole-database backup"
+                ) from exc
+        return restore
+
+    def _drop_schema_objects(self, db: Database, schema: str) -> None:
+        """Drop every relation, routine and type of ``schema`` that no extension owns."""
+        s = quote(schema)
+        relations = db._query(
+            "SELECT c.relkind, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = ? AND c.relkind IN ('r', 'p', 'f', 'v', 'm', 'S') AND "
+            + self._NOT_EXTENSION.format(catalog="pg_class", oid="c.oid"),
+            [schema],
+        )
+        for rel in relations:
+            kind = self._DROP_KINDS[rel["relkind"]]
+            db._run(f"DROP {kind} IF EXISTS {s}.{quote(rel['relname'])} CASCADE")
+        routines = db._query(
+            "SELECT p.proname, p.prokind, pg_get_function_identity_arguments(p.oid) AS args "
+            "FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = ? AND "
+            + self._NOT_EXTENSION.format(catalog="pg_proc", oid="p.oid"),
+            [schema],
+        )
+        for fn in routines:
+            kind = "AGGREGATE" if fn["prokind"] == "a" else "ROUTINE"
+            db._run(f"DROP {kind} IF EXISTS {s}.{quote(fn['proname'])}({fn['args']}) CASCADE")
+        types = db._query(
+            "SELECT t.typname, t.typtype FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace "
+            "LEFT JOIN pg_class c ON c.oid = t.typrelid WHERE n.nspname = ? "
+            "AND (t.typtype IN ('e', 'd', 'r') OR (t.typtype = 'c' AND c.relkind = 'c')) AND "
+            + self._NOT_EXTENSION.format(catalog="pg_type", oid="t.oid"),
+            [schema],
+        )
+        for typ in types:
+            kind = "DOMAIN" if typ["typtype"] == "d" else "TYPE"
+            db._run(f"DROP {kind} IF EXISTS {s}.{quote(typ['typname'])} CASCADE")
+
+    def _copy_dump_data(self, db: Database, statement: str, lines: Iterator[str], path: Path) -> None:
+        """Feed the data lines of one COPY block, up to its ``\\.`` line, to the server."""
+        complete = False
+        with db._translating(statement), db._conn.cursor() as cursor:
+            with cursor.copy(statement) as copy:
+                pending: list[str] = []
+                size = 0
+                for line in lines:
+                    if line in ("\\.\n", "\\."):
+                        complete = True
+                        break
+                    pending.append(line)
+                    size += len(line)
+                    if size >= 1 << 20:
+                        copy.write("".join(pending))
+                        pending, size = [], 0
+                if pending:
+                    copy.write("".join(pending))
+        if not complete:
+            raise DataError(f"{path} ends inside the data of `{statement}`, so it is truncated")
+
+    # -- transfer ----------------------------------------------------------------------
+    transfer_types = {
+        "boolean": "BOOLEAN", "integer": "BIGINT", "float": "DOUBLE PRECISION",
+        "decimal": "NUMERIC", "text": "TEXT", "bytes": "BYTEA", "json": "JSONB", "date": "DATE",
+        "time": "TIME", "timestamp": "TIMESTAMP", "timestamptz": "TIMESTAMPTZ",
+    }  # fmt: skip
+    _COPY_CONTEXT = re.compile(r"^COPY .*?, line (\d+)(?:, column (.*?))?(?:: .*)?$", re.MULTILINE)
+
+    def copy_csv_in(
+        self, db: Database, table: str, columns: Sequence[str], chunks: Iterator[bytes], delimiter: str
+    ) -> int | None:
+        """``COPY … FROM STDIN (FORMAT csv)`` fed with the blocks as they are read."""
+        literal = "'" + delimiter.replace("'", "''") + "'"
+        sql = (
+            f"COPY {quote(table, 63)} ({quote_all(columns, 63)}) FROM STDIN "
+            f"WITH (FORMAT csv, DELIMITER {literal})"
+        )
+        with db._translating(sql, table=table):
+            with db._conn.cursor() as cursor:
+                with cursor.copy(sql) as copy:
+                    for block in chunks:
+                        copy.write(block)
+                return int(cursor.rowcount)
+
+    def copy_csv_out(
+        self, db: Database, sql: str, params: Any, write: Callable[[bytes], Any], delimiter: str
+    ) -> int | None:
+        """``COPY (query) TO STDOUT (FORMAT csv, HEADER true)``, streamed block by block;
+        parameters are bound client-side, as COPY takes none."""
+        literal = "'" + delimiter.replace("'", "''") + "'"
+        text = f"COPY ({sql}) TO STDOUT WITH (FORMAT csv, HEADER true, DELIMITER {literal})"
+        stmt, bound = self.prepare(text, params)
+        with db._translating(text):
+            with db._conn.cursor() as cursor:
+                with cursor.copy(stmt, bound) as copy:
+                    buffer = bytearray()  # the server sends a message per row: write fewer, larger blocks
+                    for block in copy:
+                        buffer += block
+                        if len(buffer) >= 1 << 17:
+                            write(buffer)
+                            buffer = bytearray()
+                    if buffer:
+                        write(buffer)
+                return int(cursor.rowcount)
+
+    def copy_error_location(self, exc: BaseException) -> tuple[int | None, str | None, str]:
+        diag = getattr(exc, "diag", None)
+        message = (diag.message_primary if diag is not None else None) or str(exc).split("\n")[0]
+        found = self._COPY_CONTEXT.search((diag.context if diag is not None else None) or "")
+        if found is None:
+            return None, None, message
+        return int(found[1]), found[2], message
+
+
+def _pg_pattern(name: str) -> str:
+    """A name as a pg_dump pattern that matches exactly it (no wildcards, case kept)."""
+    return '"' + name.replace('"', '""') + '"'

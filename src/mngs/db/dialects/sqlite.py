@@ -10,12 +10,22 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .. import codecs
-from ..errors import Error, ProgrammingError
+from ..errors import (
+    ArgumentError,
+    DataError,
+    Error,
+    IntegrityError,
+    NotSupportedError,
+    OperationalError,
+    ProgrammingError,
+)
 from ..reflection import ColumnInfo, ForeignKeyInfo, IndexInfo
 from ..sql import quote
 from .base import Dialect
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from ..database import Database
 
 __all__ = ["SQLiteDialect"]
@@ -39,6 +49,7 @@ class SQLiteDialect(Dialect):
 
     name = "sqlite"
     quoted_unknown_is_literal = True
+    reserved_table_prefixes = ("sqlite_",)
     begin_sql = "BEGIN IMMEDIATE"  # take the write lock up front: no deadlock on upgrade
     unlimited = "-1"
     driver_error = sqlite3.Error
@@ -73,9 +84,9 @@ class SQLiteDialect(Dialect):
 
     def classify(self, exc: BaseException) -> type[Error] | None:
         message = str(exc)
-        if isinstance(exc, sqlite3.OperationalError) and message.startswith(_PROGRAMMING_MESSAGES):
+        if isinstance(exc, sqlite3.OperationalError) and any(m in message for m in _PROGRAMMING_MESSAGES):
             return ProgrammingError
-        return None
+        return super().classify(exc)
 
     def prepare(self, sql: str, params: Any) -> tuple[str, Any]:
         if not self._numpy_ready and "numpy" in sys.modules:
@@ -92,7 +103,7 @@ class SQLiteDialect(Dialect):
         match = _BIND_ERROR.search(str(exc))
         if match and 0 < int(match[1]) <= len(columns):
             return columns[int(match[1]) - 1]
-        return None
+        return super().blame_column(exc, columns, rows)
 
     def stream(
         self, conn: sqlite3.Connection, sql: str, params: Any, size: int
@@ -107,10 +118,17 @@ class SQLiteDialect(Dialect):
 
     # -- reflection --------------------------------------------------------------------
     def list_tables(self, db: Database) -> list[str]:
-        rows = db._query(
-            "SELECT name FROM sqlite_master WHERE type = 'table' "
-            "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name"
-        )
+        if sqlite3.sqlite_version_info >= (3, 37, 0):  # pragma_table_list knows shadow tables
+            rows = db._query(
+                "SELECT name FROM pragma_table_list WHERE schema = 'main' "
+                "AND type IN ('table', 'virtual') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
+                "ORDER BY name"
+            )
+        else:
+            rows = db._query(
+                "SELECT name FROM sqlite_master WHERE type = 'table' "
+                "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name"
+            )
         return [r["name"] for r in rows]
 
     def get_columns(self, db: Database, table: str) -> list[ColumnInfo]:
@@ -217,8 +235,10 @@ class SQLiteDialect(Dialect):
     row_identities = ("rowid", "_rowid_", "oid")
 
     def vacuum(self, db: Database, tables: Sequence[str]) -> None:
-        """SQLite can only rebuild the whole file."""
+        """SQLite can only rebuild the whole file. VACUUM may renumber the rowids of tables
+        without an INTEGER PRIMARY KEY, so full-text indexes are rebuilt afterwards."""
         db._run("VACUUM")
+        db.rebuild_search()
 
     def database_stats(self, db: Database, tables: Sequence[str]) -> dict[str, Any]:
         row = db._query(
@@ -246,3 +266,365 @@ class SQLiteDialect(Dialect):
         if not rows or rows[0]["sql"] is None:
             raise ProgrammingError(f"no such table: {table!r}")
         return str(rows[0]["sql"])
+
+    # -- search ------------------------------------------------------------------------
+    #: Languages accepted by enable_search: PostgreSQL's built-in configurations, so a
+    #: program written for one backend runs on the other. FTS5 stems English only (porter);
+    #: other languages are tokenized without stemming, accents removed.
+    search_languages = frozenset(
+        "simple arabic armenian basque catalan danish dutch english finnish french german greek "
+        "hindi hungarian indonesian irish italian lithuanian nepali norwegian portuguese romanian "
+        "russian serbian spanish swedish tamil turkish yiddish".split()
+    )
+
+    @staticmethod
+    def _fts_names(table: str) -> tuple[str, str, str, str]:
+        """The FTS5 table and its insert/delete/update trigger names, each quoted."""
+        fts = table + "_fts"
+        return quote(fts), quote(fts + "_insert"), quote(fts + "_delete"), quote(fts + "_update")
+
+    def _has_fts(self, db: Database, table: str) -> bool:
+        rows = db._query(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", [table + "_fts"]
+        )
+        if rows and not str(rows[0]["sql"]).upper().startswith("CREATE VIRTUAL TABLE"):
+            raise ProgrammingError(
+                f"{table + '_fts'!r} is a plain table, not the search index of {table!r}; "
+                "rename it to make the table searchable"
+            )
+        return bool(rows)
+
+    def enable_search(self, db: Database, table: str, columns: Sequence[str], language: str) -> None:
+        """An external-content FTS5 table ``<table>_fts`` kept in sync by triggers."""
+        if language not in self.search_languages:
+            raise ArgumentError(
+                f"unknown search language {language!r}; use one of {sorted(self.search_languages)}"
+            )
+        try:
+            db._run(f"SELECT rowid FROM {quote(table)} LIMIT 0", None, table=table)
+        except ProgrammingError:
+            raise NotSupportedError(
+                f"table {table!r} is WITHOUT ROWID: SQLite full-text search needs a rowid table"
+            ) from None
+        self.disable_search(db, table)
+        fts, on_insert, on_delete, on_update = self._fts_names(table)
+        name = quote(table)
+        cols = ", ".join(quote(c) for c in columns)
+        new = ", ".join(f"new.{quote(c)}" for c in columns)
+        old = ", ".join(f"old.{quote(c)}" for c in columns)
+        tokenize = "porter unicode61 remove_diacritics 2" if language == "english" else (
+            "unicode61 remove_diacritics 2"
+        )
+        content = "'" + table.replace("'", "''") + "'"
+        add = f"INSERT INTO {fts} (rowid, {cols}) VALUES (new.rowid, {new});"
+        remove = f"INSERT INTO {fts} ({fts}, rowid, {cols}) VALUES ('delete', old.rowid, {old});"
+        for sql in (
+            f"CREATE VIRTUAL TABLE {fts} USING fts5({cols}, content={content}, "
+            f"content_rowid='rowid', tokenize='{tokenize}')",
+            f"CREATE TRIGGER {on_insert} AFTER INSERT ON {name} BEGIN {add} END",
+            f"CREATE TRIGGER {on_delete} AFTER DELETE ON {name} BEGIN {remove} END",
+            f"CREATE TRIGGER {on_update} AFTER UPDATE ON {name} BEGIN {remove} {add} END",
+        ):
+            db._run(sql, None, table=table)
+        self.rebuild_search(db, table)
+
+    def disable_search(self, db: Database, table: str) -> None:
+        if not self._has_fts(db, table):
+            return
+        fts, *triggers = self._fts_names(table)
+        for trigger in triggers:
+            db._run(f"DROP TRIGGER IF EXISTS {trigger}", None, table=table)
+        db._run(f"DROP TABLE {fts}", None, table=table)
+
+    def rebuild_search(self, db: Database, table: str) -> None:
+        """FTS5's ``rebuild``: needed after ``VACUUM`` renumbers the rows of a table that has
+        no ``INTEGER PRIMARY KEY``."""
+        fts = self._fts_names(table)[0]
+        db._run(f"INSERT INTO {fts} ({fts}) VALUES ('rebuild')", None, table=table)
+
+    def searchable_tables(self, db: Database) -> list[str]:
+        rows = db._query(
+            "SELECT t.name FROM sqlite_master AS t JOIN sqlite_master AS f "
+            "ON f.name = t.name || '_fts' AND f.type = 'table' "
+            "AND upper(f.sql) LIKE 'CREATE VIRTUAL TABLE%' WHERE t.type = 'table' ORDER BY t.name"
+        )
+        return [r["name"] for r in rows]
+
+    def search_parts(
+        self, db: Database, table: str, query: str, placeholder: str
+    ) -> tuple[str, str | None, str, Any] | None:
+        """FTS5 ``MATCH`` ranked by bm25 (negated, so higher is better)."""
+        if not self._has_fts(db, table):
+            raise ProgrammingError(
+                f"table {table!r} is not searchable: call db.enable_search({table!r}, columns) first"
+            )
+        expression = _fts5_query(query)
+        if expression is None:
+            return None
+        fts, name = self._fts_names(table)[0], quote(table)
+        from_sql = (
+            f"FROM {name} JOIN (SELECT rowid AS _mngs_rowid, bm25({fts}) AS _mngs_bm25 "
+            f"FROM {fts} WHERE {fts} MATCH {placeholder}) AS _mngs_hits "
+            f"ON {name}.rowid = _mngs_hits._mngs_rowid"
+        )
+        return from_sql, None, "-_mngs_hits._mngs_bm25", expression
+
+    # -- backup ------------------------------------------------------------------------
+    binary_backups = True
+    #: Our dumps end with the first; ``sqlite3``'s ``.dump`` and ``iterdump()`` with the second.
+    dump_trailers = ("-- mngs.db dump complete", "COMMIT;")
+    _DUMP_SKIP = re.compile(r"(?:BEGIN|COMMIT|END|ROLLBACK)\b|PRAGMA\s+foreign_keys\b", re.IGNORECASE)
+    _DUMP_CREATES = re.compile(
+        r"CREATE\s+(?:VIRTUAL\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?"
+        r"(\"(?:[^\"]|\"\")+\"|'(?:[^']|'')+'|`(?:[^`]|``)+`|\[[^\]]+\]|[^\s(]+)",
+        re.IGNORECASE,
+    )
+
+    def backup(self, db: Database, path: Path, *, table: str | None, text: bool) -> None:
+        """Read through a second connection (committed data, one consistent snapshot), or
+        through the handle's own for a database no other connection can open."""
+        with db._lock:
+            rows = db._query("SELECT file FROM pragma_database_list WHERE name = 'main'")
+        file = rows[0]["file"] if rows else ""
+        if not file:  # ":memory:" or a temporary database
+            with db._lock:
+                self._backup_from(db, db._conn, path, table, text, snapshot=False)
+            return
+        with db._translating(f"-- backup of {file}"):
+            source = sqlite3.connect(file, timeout=self.timeout, isolation_level=None)
+        try:
+            self._backup_from(db, source, path, table, text, snapshot=True)
+        finally:
+            source.close()
+
+    def _backup_from(
+        self, db: Database, source: Any, path: Path, table: str | None, text: bool, snapshot: bool
+    ) -> None:
+        with db._translating(f"-- backup to {path}"):
+            if not text:
+                target = sqlite3.connect(path)
+                try:
+                    source.backup(target)  # one step: a consistent copy even while others write
+                finally:
+                    target.close()
+                return
+            if snapshot:
+                source.execute("BEGIN")
+            try:
+                with open(path, "a", encoding="utf-8", newline="") as out:
+                    out.writelines(_dump_lines(source, table))
+            finally:
+                if snapshot:
+                    source.execute("ROLLBACK")
+
+    def restore_dump(self, db: Database, path: Path, facts: dict[str, Any]) -> None:
+        """Run the dump statement by statement (not ``executescript``, which commits); each
+        table it creates is dropped first. Foreign keys are checked once, at the end."""
+        deferred = db._run("PRAGMA defer_foreign_keys").fetchone()[0]
+        db._run("PRAGMA defer_foreign_keys = ON")
+        if facts.get("scope") == "database":
+            self._drop_everything(db)
+        with open(path, encoding="utf-8", newline="\n") as source:
+            for statement in _dump_statements(source, path):
+                if self._DUMP_SKIP.match(statement):
+                    continue  # the dump's own transaction control: ours is already open
+                created = self._DUMP_CREATES.match(statement)
+                if created:
+                    db._run(f"DROP TABLE IF EXISTS {quote(_unquote(created[1]))}")
+                db._run(statement)
+        broken = db._query("SELECT * FROM pragma_foreign_key_check")
+        if broken:
+            raise IntegrityError(
+                f"restoring {path} would leave {len(broken)} row(s) of table "
+                f"{broken[0]['table']!r} referring to missing rows of {broken[0]['parent']!r}; "
+                "nothing was restored"
+            )
+        db._run(f"PRAGMA defer_foreign_keys = {1 if deferred else 0}")
+
+    def _drop_everything(self, db: Database) -> None:
+        """Drop every view and table (virtual tables first: their shadow tables go with them)."""
+        objects = db._query(
+            "SELECT type, name, sql FROM sqlite_master WHERE type IN ('table', 'view') "
+            "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY type = 'table', "
+            "sql NOT LIKE 'CREATE VIRTUAL TABLE%'"
+        )
+        for obj in objects:
+            kind = "VIEW" if obj["type"] == "view" else "TABLE"
+            db._run(f"DROP {kind} IF EXISTS {quote(obj['name'])}")
+        if db._query("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'"):
+            db._run("DELETE FROM sqlite_sequence")
+
+    def restore_copy(self, db: Database, path: Path) -> None:
+        """Check the file with ``PRAGMA integrity_check``, then copy it over the live
+        database with the backup API (one step: it fails as a whole or succeeds)."""
+        if db.in_transaction:
+            raise OperationalError(
+                "restoring a binary SQLite backup replaces the whole database and cannot run "
+                "inside a transaction; call restore_database after the `with db.transaction():` "
+                "block ends (or restore a .sql dump, which can run inside one)"
+            )
+        try:
+            source = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
+            try:
+                problems = [r[0] for r in source.execute("PRAGMA integrity_check")]
+                if problems != ["ok"]:
+                    raise DataError(
+                        f"{path} is a damaged SQLite database ({'; '.join(problems[:3])}); "
+                        "nothing was restored"
+                    )
+                with db._translating(f"-- restore from {path}"):
+                    source.backup(db._conn)
+            finally:
+                source.close()
+        except sqlite3.DatabaseError as exc:
+            raise DataError(
+                f"{path} is not a usable SQLite database ({exc}); nothing was restored"
+            ) from exc
+
+
+_SEARCH_TOKEN = re.compile(r'(-?)"([^"]*)"?|(\S+)')
+
+
+def _fts5_query(text: str) -> str | None:
+    """Translate a web-search style query, read as PostgreSQL's ``websearch_to_tsquery`` reads
+    it, to FTS5 syntax: every word and ``"quoted phrase"`` must match, ``or`` between two
+    accepts either, a leading ``-`` excludes. Every term is quoted, so no input is an FTS5
+    syntax error. None when nothing is left to match."""
+    groups: list[list[str]] = []
+    excluded: list[str] = []
+    either = False
+    for match in _SEARCH_TOKEN.finditer(text):
+        minus, phrase, word = match.groups()
+        if word is not None:
+            if word.lower() == "or":
+                either = bool(groups)
+                continue
+            minus, phrase = ("-", word[1:]) if word.startswith("-") else ("", word)
+        if not any(ch.isalnum() for ch in phrase):
+            continue  # punctuation only: the tokenizer would find no term in it
+        term = '"' + phrase.replace('"', '""') + '"'
+        if minus:
+            excluded.append(term)
+        elif either:
+            groups[-1].append(term)
+        else:
+            groups.append([term])
+        either = False
+    if not groups:
+        return None
+    expression = " AND ".join("(" + " OR ".join(group) + ")" for group in groups)
+    for term in excluded:
+        expression = f"({expression}) NOT {term}"
+    return expression
+
+
+_DUMP_TRAILER = SQLiteDialect.dump_trailers[0]
+
+
+def _sql_literal(value: Any) -> str:
+    """A SQL literal that reads back as exactly ``value`` (a value as SQLite stores it)."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if value != value:  # SQLite stores NaN as NULL
+            return "NULL"
+        if value in (float("inf"), float("-inf")):
+            return "1e999" if value > 0 else "-1e999"
+        return repr(value)  # the shortest text that parses back to the same double
+    if isinstance(value, bytes):
+        return "X'" + value.hex().upper() + "'"
+    text = str(value)
+    if "\x00" in text or "\r" in text:  # NUL cannot be in SQL text; CR gets lost: spell them out
+        return "CAST(X'" + text.encode("utf-8").hex().upper() + "' AS TEXT)"
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _insert_lines(conn: sqlite3.Connection, table: str) -> Iterator[str]:
+    """One INSERT per row of ``table``, with the values as stored (no converters) and the
+    rowid kept where it is not a column of its own."""
+    info = conn.execute(
+        "SELECT name, type, pk, hidden FROM pragma_table_xinfo(?) ORDER BY cid", (table,)
+    ).fetchall()
+    columns = [quote(r[0]) for r in info if r[3] == 0]  # generated columns are computed again
+    keys = [r for r in info if r[2]]
+    rowid = None
+    if not (len(keys) == 1 and str(keys[0][1]).upper() == "INTEGER"):  # no rowid alias
+        taken = {str(r[0]).lower() for r in info}
+        rowid = next((n for n in ("rowid", "_rowid_", "oid") if n not in taken), None)
+        if rowid is not None:
+            try:
+                conn.execute(f"SELECT {rowid} FROM {quote(table)} LIMIT 0")
+            except sqlite3.OperationalError:
+                rowid = None  # a WITHOUT ROWID table
+    names = ([rowid] if rowid else []) + columns
+    selected = ([rowid] if rowid else []) + ["+" + c for c in columns]  # "+": no decltype
+    prefix = f"INSERT INTO {quote(table)}({','.join(names)}) VALUES("
+    for row in conn.execute(f"SELECT {', '.join(selected)} FROM {quote(table)}"):
+        yield prefix + ",".join(map(_sql_literal, row)) + ");\n"
+
+
+def _dump_lines(conn: sqlite3.Connection, table: str | None) -> Iterator[str]:
+    """The SQL text dump of the database (or one table), in the order ``sqlite3``'s ``.dump``
+    uses: tables with their rows, AUTOINCREMENT counters, then indexes, views, triggers."""
+    kinds = dict(conn.execute("SELECT name, type FROM pragma_table_list WHERE schema = 'main'"))
+    objects = conn.execute(
+        "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY rowid"
+    ).fetchall()
+    tables = [
+        (name, sql)
+        for kind, name, _, sql in objects
+        if kind == "table" and not name.startswith("sqlite_") and kinds.get(name) != "shadow"
+    ]
+    shadows = [name for kind, name, _, _ in objects if kind == "table" and kinds.get(name) == "shadow"]
+    if table is not None:
+        tables = [t for t in tables if t[0] == table]
+        objects = [o for o in objects if o[2] == table]
+        prefix = table + "_"
+        shadows = [s for s in shadows if kinds.get(table) == "virtual" and s.startswith(prefix)]
+    yield "PRAGMA foreign_keys=OFF;\nBEGIN TRANSACTION;\n"
+    for name, sql in tables:
+        yield sql + ";\n"
+        if kinds.get(name) != "virtual":
+            yield from _insert_lines(conn, name)
+    for name in shadows:  # the virtual table's CREATE made them: replace their rows
+        yield f"DELETE FROM {quote(name)};\n"
+        yield from _insert_lines(conn, name)
+    if "sqlite_sequence" in kinds:
+        wanted = {name for name, _ in tables}
+        for name, seq in conn.execute("SELECT name, seq FROM sqlite_sequence"):
+            if name in wanted:
+                yield (
+                    f"DELETE FROM sqlite_sequence WHERE name = {_sql_literal(name)};\n"
+                    f"INSERT INTO sqlite_sequence(name, seq) VALUES({_sql_literal(name)}, {seq});\n"
+                )
+    for kind, _, _, sql in objects:
+        if kind in ("index", "view", "trigger"):
+            yield sql + ";\n"
+    yield f"COMMIT;\n{_DUMP_TRAILER}\n"
+
+
+def _dump_statements(lines: Iterator[str], path: Path) -> Iterator[str]:
+    """The statements of a SQL text, one at a time, as ``sqlite3.complete_statement`` splits it."""
+    buffer: list[str] = []
+    for line in lines:
+        if not buffer and (not line.strip() or line.startswith("--")):
+            continue
+        buffer.append(line)
+        if line.rstrip().endswith(";"):
+            statement = "".join(buffer)
+            if sqlite3.complete_statement(statement):
+                yield statement
+                buffer = []
+    if buffer:
+        raise DataError(f"{path} ends inside a statement, so it is truncated; nothing was restored")
+
+
+def _unquote(name: str) -> str:
+    """An SQLite identifier as written in SQL, without its quotes."""
+    if len(name) >= 2 and name[0] + name[-1] in ('""', "''", "``"):
+        return name[1:-1].replace(name[0] * 2, name[0])
+    if len(name) >= 2 and name[0] == "[" and name[-1] == "]":
+        return name[1:-1]
+    return name
