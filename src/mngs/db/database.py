@@ -63,8 +63,11 @@ def _dicts(names: list[str], rows: Iterable[tuple]) -> list[Record]:
     return list(map(dict, map(zip, repeat(names), rows)))
 
 
+_PLAIN_PARAMS = (list, tuple, dict)
+
+
 def _check_params(params: Any) -> None:
-    if params is None or isinstance(params, Mapping):
+    if params is None or type(params) in _PLAIN_PARAMS or isinstance(params, Mapping):
         return
     if isinstance(params, (str, bytes)) or not isinstance(params, Sequence):
         raise ArgumentError(
@@ -77,6 +80,19 @@ def _getter(columns: Sequence[str]) -> Callable[[Mapping[str, Any]], tuple]:
         key = columns[0]
         return lambda record: (record[key],)
     return itemgetter(*columns)
+
+
+def _uniform_columns(batch: list[Any]) -> tuple[str, ...] | None:
+    """The first record's keys when every record is a dict of as many keys (a cheap check in
+    C; records that still differ make the fast path fail with KeyError), else None."""
+    first = batch[0]
+    if type(first) is not dict or not first:
+        return None
+    try:
+        lengths = set(map(len, batch))
+    except TypeError:  # a record without len(): the slow path names it
+        return None
+    return tuple(first) if lengths == {len(first)} else None
 
 
 def _keyed_groups(
@@ -408,17 +424,25 @@ class Database(SchemaMixin, TransferMixin, BackupMixin, MaintenanceMixin, BlobMi
     ) -> tuple[str, Params]:
         if isinstance(columns, str):
             columns = [columns]
-        condition, values = self._where(table, where, params)
+        if type(where) is str and where.strip():  # the common case, kept cheap: no dict to expand
+            _check_params(params)
+            condition, values = where, params
+            where_key: Any = where
+        else:
+            condition, values = self._where(table, where, params)
+            where_key = (condition,)  # never equal to a text where
         key = (
             table,
             None if columns is None else tuple(columns),
-            condition,
-            order_by if order_by is None or isinstance(order_by, str) else tuple(order_by),
+            where_key,
+            order_by if order_by is None or type(order_by) is str else tuple(order_by),
             limit,
             offset,
         )
         sql = self._select_cache.get(key)
         if sql is None:
+            if condition is where:
+                condition = where_clause(where, params)[0]
             if columns:
                 self._check_columns(table, columns)
             n = self._dialect.max_identifier_length
@@ -452,7 +476,12 @@ class Database(SchemaMixin, TransferMixin, BackupMixin, MaintenanceMixin, BlobMi
         """
         sql, values = self._select_sql(table, columns, where, params, order_by, limit, offset)
         with self._lock:
-            return self._rows(self._statement(sql, values, table=table))
+            if self._depth:
+                cursor = self._statement(sql, values, table=table)
+            else:
+                cursor = self._run(sql, values, table=table)
+            names = [d[0] for d in cursor.description]
+            return _dicts(names, cursor.fetchall())
 
     def select_iter(
         self,
@@ -573,7 +602,6 @@ class Database(SchemaMixin, TransferMixin, BackupMixin, MaintenanceMixin, BlobMi
             raise ArgumentError(f"on_conflict must be None, 'ignore' or 'update', not {on_conflict!r}")
         if isinstance(records, Mapping):
             raise ArgumentError("insert_many takes an iterable of dicts; use insert for one dict")
-        n = self._dialect.max_identifier_length
         target: Sequence[str] = ()
         with self._lock, self.transaction():
             if on_conflict == "update" or conflict_columns:
@@ -585,19 +613,41 @@ class Database(SchemaMixin, TransferMixin, BackupMixin, MaintenanceMixin, BlobMi
             total = 0
             written: set[str] = set()
             for batch in self._batches(records, batch_size):
+                columns = _uniform_columns(batch)
+                if columns:
+                    # Fast path: every record looks alike, so rows are made lazily as the driver
+                    # consumes them. In a savepoint: should records differ after all (or a value
+                    # fail), it is undone and the batch redone below, record by record kind.
+                    try:
+                        with self.transaction():
+                            rows = map(_getter(columns), batch)
+                            total += self._bulk_write(table, columns, rows, on_conflict, target)
+                        written.update(columns)
+                        continue
+                    except (KeyError, TypeError, Error):
+                        pass
                 for columns, rows in _keyed_groups(batch, table):
                     written.update(columns)
-                    count = self._dialect.bulk_insert(self, table, columns, rows, on_conflict, target)
-                    if count is None:
-                        sql = self._insert_sql(table, columns, n) + conflict_clause(
-                            columns, on_conflict, target, n
-                        )
-                        cursor = self._run(sql, rows, table=table, columns=columns, many=True)
-                        count = max(cursor.rowcount, 0)
-                    total += count
+                    total += self._bulk_write(table, columns, rows, on_conflict, target)
             if written.intersection(self._primary_key(table)):
                 self._dialect.after_explicit_keys(self, table, sorted(written))
         return total
+
+    def _bulk_write(
+        self,
+        table: str,
+        columns: Sequence[str],
+        rows: Iterable[tuple],
+        on_conflict: str | None,
+        target: Sequence[str],
+    ) -> int:
+        """Write value tuples for ``columns`` by the dialect's bulk path, else executemany."""
+        count = self._dialect.bulk_insert(self, table, columns, rows, on_conflict, target)
+        if count is None:
+            n = self._dialect.max_identifier_length
+            sql = self._insert_sql(table, columns, n) + conflict_clause(columns, on_conflict, target, n)
+            count = max(self._run(sql, rows, table=table, columns=columns, many=True).rowcount, 0)
+        return count
 
     def _insert_sql(self, table: str, columns: Sequence[str], n: int | None) -> str:
         if not columns:

@@ -96,6 +96,7 @@ class PostgreSQLDialect(Dialect):
     reserved_column_names = frozenset({"ctid", "xmin", "xmax", "cmin", "cmax", "tableoid"})
     statement_rollback_is_atomic = False  # an error aborts the whole transaction
     stream_needs_transaction = True  # server-side cursors live in a transaction
+    batch_size = 50_000  # each COPY costs a round trip: fewer, larger batches (memory stays bounded)
     type_rewrites = (
         (r"\binteger\s+primary\s+key\s+autoincrement\b", "BIGSERIAL PRIMARY KEY"),
         (r"\s*\bautoincrement\b", ""),
@@ -170,13 +171,21 @@ class PostgreSQLDialect(Dialect):
             return self._copy(db, quote(table, 63), table, columns, rows)
         stage = self._stage(db, table, columns, rows)
         names = quote_all(columns, 63)
-        source = f"SELECT {names} FROM {stage}"
-        if on_conflict == "update" and target and set(target) <= set(columns):
-            keys = quote_all(target, 63)
-            source = f"SELECT DISTINCT ON ({keys}) {names} FROM {stage} ORDER BY {keys}, ctid DESC"
+        insert = f"INSERT INTO {quote(table, 63)} ({names}) "
         tail = conflict_clause(columns, on_conflict, target, 63)
-        sql = f"INSERT INTO {quote(table, 63)} ({names}) {source}{tail}"
-        count = db._run(sql, None, table=table).rowcount
+        if on_conflict == "update" and target and set(target) <= set(columns):
+            try:
+                with db.transaction():  # a savepoint, for the retry below
+                    count = db._run(f"{insert}SELECT {names} FROM {stage}{tail}", None, table=table).rowcount
+            except ProgrammingError as exc:
+                if getattr(exc.__cause__, "sqlstate", None) != "21000":
+                    raise
+                # One key twice in the rows ("cannot affect row a second time"): the last wins.
+                keys = quote_all(target, 63)
+                source = f"SELECT DISTINCT ON ({keys}) {names} FROM {stage} ORDER BY {keys}, ctid DESC"
+                count = db._run(f"{insert}{source}{tail}", None, table=table).rowcount
+        else:
+            count = db._run(f"{insert}SELECT {names} FROM {stage}{tail}", None, table=table).rowcount
         db._run(f"DROP TABLE {stage}", None, table=table)
         return int(count)
 
