@@ -371,3 +371,17 @@ def test_long_names_work_on_sqlite(sqlite_db):
     sqlite_db.create_table(name, {name: "INTEGER"})
     sqlite_db.insert(name, {name: 1})
     assert sqlite_db.select(name) == [{name: 1}]
+
+
+def test_codecs_survive_another_library_replacing_them(sqlite_db):
+    """When another library re-registers sqlite3's process-wide datetime codecs (pandas does,
+    whenever it writes to a sqlite3 connection), mngs.db still reads and writes its own way."""
+    import sqlite3
+
+    sqlite_db.create_table("events", {"at": "TIMESTAMP"})
+    sqlite3.register_converter("TIMESTAMP", lambda raw: "hijacked")
+    sqlite3.register_adapter(dt.datetime, lambda value: "hijacked")
+    moment = dt.datetime(2025, 5, 30, 12, 0, 1)
+    sqlite_db.insert("events", {"at": moment})
+    sqlite_db.insert("events", {"at": "not a date"})
+    assert [r["at"] for r in sqlite_db.select("events")] == [moment, "not a date"]

@@ -48,7 +48,6 @@ __all__ = [
     "register_sqlite_numpy",
 ]
 
-_sqlite_registered = False
 _numpy_registered = False
 
 
@@ -146,27 +145,50 @@ def _parse_bool(text: str) -> Any:
     raise ValueError(text)
 
 
+_SQLITE_ADAPTERS: dict[type, Any] = {
+    _dt.datetime: lambda v: v.isoformat(" "),
+    _dt.date: lambda v: v.isoformat(),
+    _dt.time: lambda v: v.isoformat(),
+    Decimal: str,
+    dict: dumps_json,
+    list: dumps_json,
+}
+_SQLITE_CONVERTERS: dict[str, Any] = {
+    "DATETIME": _converter(_dt.datetime.fromisoformat),
+    "TIMESTAMP": _converter(_dt.datetime.fromisoformat),
+    "TIMESTAMPTZ": _converter(_dt.datetime.fromisoformat),
+    "DATE": _converter(_dt.date.fromisoformat),
+    "TIME": _converter(_dt.time.fromisoformat),
+    "DECIMAL": _converter(Decimal),
+    "JSON": _converter(json.loads),
+    "JSONB": _converter(json.loads),
+    "BOOLEAN": _converter(_parse_bool),
+    "BOOL": _converter(_parse_bool),
+}
+# What other libraries are known to overwrite (pandas registers datetime/date/timestamp codecs
+# whenever it writes to a sqlite3 connection): checked before every statement, cheaply.
+_WATCHED = (
+    (sqlite3.adapters, (_dt.datetime, sqlite3.PrepareProtocol), _SQLITE_ADAPTERS[_dt.datetime]),
+    (sqlite3.adapters, (_dt.date, sqlite3.PrepareProtocol), _SQLITE_ADAPTERS[_dt.date]),
+    (sqlite3.converters, "TIMESTAMP", _SQLITE_CONVERTERS["TIMESTAMP"]),
+    (sqlite3.converters, "DATE", _SQLITE_CONVERTERS["DATE"]),
+)
+
+
+def sqlite_codecs_intact() -> bool:
+    """True while the codecs below are the registered ones."""
+    return all(registry.get(key) is ours for registry, key, ours in _WATCHED)
+
+
 def register_sqlite() -> None:
-    """Register the adapters and converters described above (idempotent)."""
-    global _sqlite_registered
-    if _sqlite_registered:
+    """Register the adapters and converters described above; again if another library
+    replaced them since (cheap when nothing changed)."""
+    if sqlite_codecs_intact():
         return
-    sqlite3.register_adapter(_dt.datetime, lambda v: v.isoformat(" "))
-    sqlite3.register_adapter(_dt.date, lambda v: v.isoformat())
-    sqlite3.register_adapter(_dt.time, lambda v: v.isoformat())
-    sqlite3.register_adapter(Decimal, str)
-    sqlite3.register_adapter(dict, dumps_json)
-    sqlite3.register_adapter(list, dumps_json)
-    for name in ("DATETIME", "TIMESTAMP", "TIMESTAMPTZ"):
-        sqlite3.register_converter(name, _converter(_dt.datetime.fromisoformat))
-    sqlite3.register_converter("DATE", _converter(_dt.date.fromisoformat))
-    sqlite3.register_converter("TIME", _converter(_dt.time.fromisoformat))
-    sqlite3.register_converter("DECIMAL", _converter(Decimal))
-    for name in ("JSON", "JSONB"):
-        sqlite3.register_converter(name, _converter(json.loads))
-    for name in ("BOOLEAN", "BOOL"):
-        sqlite3.register_converter(name, _converter(_parse_bool))
-    _sqlite_registered = True
+    for kind, adapt in _SQLITE_ADAPTERS.items():
+        sqlite3.register_adapter(kind, adapt)
+    for name, convert in _SQLITE_CONVERTERS.items():
+        sqlite3.register_converter(name, convert)
 
 
 def register_sqlite_numpy() -> None:

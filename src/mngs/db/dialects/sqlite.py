@@ -89,6 +89,7 @@ class SQLiteDialect(Dialect):
         return super().classify(exc)
 
     def prepare(self, sql: str, params: Any) -> tuple[str, Any]:
+        codecs.register_sqlite()  # a no-op unless another library replaced our codecs
         if not self._numpy_ready and "numpy" in sys.modules:
             codecs.register_sqlite_numpy()
             self._numpy_ready = True
