@@ -136,7 +136,7 @@ class Database(SchemaMixin, TransferMixin, BackupMixin, MaintenanceMixin, BlobMi
         self._lock = threading.RLock()
         self._depth = 0
         self._cache: dict[Any, Any] = {}
-        self._select_cache: dict[tuple, str] = {}  # statement text only: survives DDL
+        self._select_cache: dict[tuple, str] = {}  # generated SELECT text by arguments
         self._conn: Any = None
         try:
             self._conn = dialect.connect()
