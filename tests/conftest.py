@@ -159,3 +159,19 @@ def make_db(db: Any, _open_db: Callable) -> Iterator[Callable[[], Any]]:
             return handle
 
         yield make
+
+
+@pytest.fixture
+def pg_db(db: Any) -> Any:
+    """The `db` handle, for behaviour that exists on PostgreSQL only (skipped on SQLite)."""
+    if db.backend != "postgresql":
+        pytest.skip("PostgreSQL-only behaviour")
+    return db
+
+
+@pytest.fixture
+def sqlite_db(db: Any) -> Any:
+    """The `db` handle, for behaviour that exists on SQLite only (skipped on PostgreSQL)."""
+    if db.backend != "sqlite":
+        pytest.skip("SQLite-only behaviour")
+    return db

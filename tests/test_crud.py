@@ -29,14 +29,6 @@ def users(db):
     return db
 
 
-@pytest.fixture
-def pg_db(db):
-    """The `db` handle, for behaviour that exists on PostgreSQL only (skipped on SQLite)."""
-    if db.backend != "postgresql":
-        pytest.skip("PostgreSQL-only behaviour")
-    return db
-
-
 def _names(rows):
     return [r["name"] for r in rows]
 

@@ -43,22 +43,6 @@ JSON_VALUES = st.recursive(
 JSON_DOCUMENTS = st.lists(JSON_VALUES, max_size=5) | st.dictionaries(TEXT, JSON_VALUES, max_size=5)
 
 
-@pytest.fixture
-def pg_db(db):
-    """The `db` handle, for behaviour that exists on PostgreSQL only (skipped on SQLite)."""
-    if db.backend != "postgresql":
-        pytest.skip("PostgreSQL-only behaviour")
-    return db
-
-
-@pytest.fixture
-def sqlite_db(db):
-    """The `db` handle, for behaviour that exists on SQLite only (skipped on PostgreSQL)."""
-    if db.backend != "sqlite":
-        pytest.skip("SQLite-only behaviour")
-    return db
-
-
 def roundtrip(db, sqltype: str, value):
     """Insert ``value`` into a column of ``sqltype`` and return what select() gives back."""
     table = f"rt {sqltype}"  # one table per column type
