@@ -386,3 +386,118 @@ def test_spec_import_export_example_runs_as_written(db, tmp_path, monkeypatch):
     ] * 2
     high = (tmp_path / "high_accuracy_experiments.csv").read_text().splitlines()
     assert len(high) == 5  # the header, then exp10 and imported, each twice
+
+
+def test_one_column_null_and_carriage_return_follow_copy(db, tmp_path):
+    """NULL alone on a line is an empty line, "" is quoted, a CR is quoted: as COPY writes them."""
+    db.create_table("one", {"k": "INTEGER", "v": "TEXT"})
+    db.insert_many("one", [{"k": 1, "v": "a"}, {"k": 2, "v": None}, {"k": 3, "v": ""}, {"k": 4, "v": "x\ry"}])
+    path = tmp_path / "one.csv"
+    assert db.export_to_csv("one", path, columns=["v"], order_by="k") == 4
+    assert path.read_bytes() == b'v\na\n\n""\n"x\ry"\n'
+    db.create_table("back", {"v": "TEXT"})
+    assert db.import_from_csv("back", path) == 4
+    assert [r["v"] for r in db.select("back")] == ["a", None, "", "x\ry"]
+    db.export_to_csv("one", path, where="k > 3")
+    assert path.read_bytes() == b'k,v\n4,"x\ry"\n'
+
+
+def test_dates_and_times_in_any_iso_spelling_import_as_values(db, tmp_path):
+    """Canonical and other ISO spellings (T, Z, short offsets, leap days) import as the same
+    values; an impossible date names its line and column and imports nothing."""
+    db.create_table("times", {"k": "INTEGER", "ts": "TIMESTAMP", "day": "DATE", "at": "TIME"})
+    utc = dt.timezone.utc
+    lines = [
+        ("2024-01-01 00:00:00", "2024-01-01", "12:00:00"),
+        ("2024-01-01T00:00:00.5", "2024-02-29", "12:00:00.250000"),
+        ("2024-01-01 00:00:00.000000", "2000-02-29", "23:59:59.999999"),
+        ("2024-12-31 23:59:59.999999", "1999-12-31", "00:00:00"),
+    ]
+    text = "k,ts,day,at\n" + "".join(f"{k},{ts},{d},{t}\n" for k, (ts, d, t) in enumerate(lines))
+    path = _write(tmp_path / "times.csv", text)
+    assert db.import_from_csv("times", path) == 4
+    rows = db.select("times", order_by="k")
+    assert [r["ts"] for r in rows] == [
+        dt.datetime(2024, 1, 1), dt.datetime(2024, 1, 1, 0, 0, 0, 500000), dt.datetime(2024, 1, 1),
+        dt.datetime(2024, 12, 31, 23, 59, 59, 999999),
+    ]  # fmt: skip
+    assert [r["day"] for r in rows] == [dt.date(2024, 1, 1), dt.date(2024, 2, 29), dt.date(2000, 2, 29),
+                                        dt.date(1999, 12, 31)]  # fmt: skip
+    assert rows[1]["at"] == dt.time(12, 0, 0, 250000)
+    out = tmp_path / "out.csv"
+    db.export_to_csv("times", out, columns=["ts"], order_by="k")
+    exported = out.read_text().splitlines()
+    assert exported[1] == exported[3] == "2024-01-01 00:00:00" and exported[4] == lines[3][0]
+    db.create_table("zoned", {"ts": "TIMESTAMPTZ"})
+    path = _write(tmp_path / "zoned.csv", "ts\n2024-01-01 12:00:00+05:30\n2024-01-01 06:30:00Z\n")
+    assert db.import_from_csv("zoned", path) == 2
+    values = [r["ts"] for r in db.select("zoned")]
+    assert values[0] == values[1] == dt.datetime(2024, 1, 1, 6, 30, tzinfo=utc)
+    for bad in ("2023-02-29", "2024-04-31"):
+        path = _write(tmp_path / "bad.csv", f"k,day\n1,2024-01-01\n2,{bad}\n")
+        with pytest.raises(mngs.db.DataError, match=r"line 3, column 'day'"):
+            db.import_from_csv("times", path)
+    assert db.count("times") == 4
+
+
+def test_exported_dates_and_times_are_iso_text(db, tmp_path):
+    """Dates, times and timestamps are written as ISO text that reads back as the same values."""
+    db.create_table("t", {"k": "INTEGER", "ts": "TIMESTAMP", "day": "DATE", "at": "TIME"})
+    db.insert_many("t", [
+        {"k": 1, "ts": dt.datetime(2024, 2, 29, 23, 59, 59), "day": dt.date(2024, 2, 29),
+         "at": dt.time(7, 5)},
+        {"k": 2, "ts": dt.datetime(1970, 1, 1, 0, 0, 0, 1), "day": None, "at": dt.time(0, 0, 0, 500000)},
+    ])  # fmt: skip
+    path = tmp_path / "t.csv"
+    db.export_to_csv("t", path, order_by="k")
+    lines = path.read_text().splitlines()
+    assert lines[1] == "1,2024-02-29 23:59:59,2024-02-29,07:05:00"
+    assert lines[2].startswith("2,1970-01-01 00:00:00.000001,,00:00:00.5")
+    db.create_table("t2", {"k": "INTEGER", "ts": "TIMESTAMP", "day": "DATE", "at": "TIME"})
+    db.import_from_csv("t2", path)
+    assert db.select("t2", order_by="k") == db.select("t", order_by="k")
+
+
+def test_quoted_fields_late_in_a_long_file(db, tmp_path, monkeypatch):
+    """Read in small blocks, a file whose quoted (even multi-line) fields start mid-way imports
+    every row, and an error after them still names its CSV record line."""
+    monkeypatch.setattr(mngs.db.csvformat, "READ_SIZE", 64)
+    db.create_table("t", {"k": "INTEGER", "label": "TEXT", "x": "REAL"})
+    lines = [f"{k},row{k},{k / 2}" for k in range(300)]
+    lines[150] = '150,"quoted, with comma",75.0'
+    lines[151] = '151,"two\nlines",75.5'
+    lines[200] = '200,"",100.0'
+    path = _write(tmp_path / "late.csv", "k,label,x\n" + "\n".join(lines) + "\n")
+    assert db.import_from_csv("t", path, batch_size=40) == 300
+    rows = db.select("t", order_by="k")
+    assert [r["label"] for r in rows[149:152]] == ["row149", "quoted, with comma", "two\nlines"]
+    assert rows[200]["label"] == "" and rows[299] == {"k": 299, "label": "row299", "x": 149.5}
+    lines[151] = '151,"one line",75.5'  # PostgreSQL counts physical lines, the others records
+    lines[250] = "250,row250,not a number"
+    _write(path, "k,label,x\n" + "\n".join(lines) + "\n")
+    db.delete("t", all_rows=True)
+    with pytest.raises(mngs.db.DataError, match=r"line 252, column 'x'"):
+        db.import_from_csv("t", path, batch_size=40)
+    lines[250] = '250,"unterminated,1.0'
+    _write(path, "k,label,x\n" + "\n".join(lines[:251]) + "\n")
+    at = "line 253" if db.backend == "postgresql" else "line 252"  # COPY names the line after it
+    with pytest.raises(mngs.db.DataError, match=at):
+        db.import_from_csv("t", path, batch_size=40)
+    assert db.count("t") == 0
+
+
+def test_transfers_leave_the_garbage_collector_as_it_was(db, tmp_path):
+    """Export and import restore the garbage collector's state, enabled or disabled."""
+    import gc
+
+    _sample(db)
+    path = tmp_path / "gc.csv"
+    assert gc.isenabled()
+    db.export_to_csv("sample", path)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        db.export_to_csv("sample", path)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

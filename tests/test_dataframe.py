@@ -210,3 +210,42 @@ def test_missing_pandas_names_the_extra(db, monkeypatch):
     with pytest.raises(mngs.db.NotSupportedError, match=r"mngs-db\[pandas\]"):
         db.from_dataframe(frame, "t", if_exists="append")
     assert db.count("t") == 0
+
+
+def test_to_dataframe_in_chunks_types_each_column_as_a_whole(db, monkeypatch):
+    """Read in chunks of two rows, each column gets the dtype the whole column calls for (NULLs
+    in a late chunk, a chunk of only NULLs) and the frame equals the one read at once."""
+    db.create_table("c", {"k": "INTEGER", "i": "INTEGER", "f": "REAL", "b": "BOOLEAN", "s": "TEXT",
+                          "t": "TIMESTAMP", "by": "BLOB"})  # fmt: skip
+    n = None
+    db.insert_many("c", [
+        {"k": 0, "i": 1, "f": n, "b": True, "s": "a", "t": n, "by": b"x"},
+        {"k": 1, "i": 2, "f": n, "b": False, "s": n, "t": n, "by": n},
+        {"k": 2, "i": 3, "f": 0.5, "b": True, "s": "c", "t": dt.datetime(2025, 1, 1), "by": n},
+        {"k": 3, "i": 4, "f": 1.5, "b": False, "s": "d", "t": dt.datetime(2025, 1, 2), "by": n},
+        {"k": 4, "i": n, "f": 2.5, "b": n, "s": "e", "t": n, "by": b"y"},
+    ])  # fmt: skip
+    whole = db.to_dataframe("SELECT * FROM c ORDER BY k")
+    monkeypatch.setattr(mngs.db.transfer, "_FRAME_ROWS", 2)
+    monkeypatch.setattr(db._dialect, "stream_size", 2)
+    chunked = db.to_dataframe("SELECT * FROM c ORDER BY k")
+    pd.testing.assert_frame_equal(chunked, whole)
+    dtypes = [str(chunked[c].dtype) for c in ["k", "i", "f", "b", "t"]]
+    assert dtypes == ["int64", "Int64", "float64", "boolean", "datetime64[us]"]
+    assert chunked["i"].isna().tolist() == [False] * 4 + [True]
+    assert chunked["by"].tolist() == [b"x", None, None, None, b"y"]
+
+
+def test_to_dataframe_of_statements_that_return_rows(db):
+    """Statements other than queries that return rows (RETURNING) give frames, even with no
+    rows; a statement returning none is an ArgumentError."""
+    db.create_table("r", {"k": "INTEGER", "s": "TEXT"})
+    db.insert_many("r", [{"k": 1, "s": "a"}, {"k": 2, "s": "b"}])
+    changed = db.to_dataframe("UPDATE r SET s = 'z' WHERE k = 2 RETURNING k, s")
+    assert changed.to_dict("list") == {"k": [2], "s": ["z"]}
+    none = db.to_dataframe("UPDATE r SET s = 'z' WHERE k < 0 RETURNING k, s")
+    assert list(none.columns) == ["k", "s"] and len(none) == 0
+    assert list(db.to_dataframe("SELECT k FROM r WHERE k < 0 -- no rows").columns) == ["k"]
+    with pytest.raises(mngs.db.ArgumentError, match="returns rows"):
+        db.to_dataframe("DELETE FROM r WHERE k < 0")
+    assert db.count("r") == 2

@@ -1,40 +1,29 @@
-"""CSV and DataFrame import/export: streamed, one transaction per call, COPY on PostgreSQL.
-
-The CSV format is the one PostgreSQL's ``COPY … (FORMAT csv, HEADER true)`` reads and writes,
-used on every backend, so a file exported from one imports into the other:
-
-- the first row names the columns;
-- an empty unquoted field is NULL, a quoted empty field ``""`` is the empty string;
-- fields holding the delimiter, a double quote or a line break are quoted (quotes doubled);
-  lines end with ``\\n``;
-- bytes are ``\\x`` followed by hexadecimal (PostgreSQL's ``bytea`` hex format);
-- booleans are ``t`` / ``f`` (on import also ``true``/``false``, ``1``/``0``, ``yes``/``no``,
-  ``on``/``off``); numbers are written so they read back exactly (``NaN``, ``Infinity``);
-- JSON values are JSON text; dates and times are ISO 8601 (``2025-05-30 12:00:00+00:00``).
-
-Error messages name the file, the line and the column; lines count CSV records, the header being
-line 1 (the same as physical lines unless quoted values span lines).
-"""
+"""CSV and DataFrame import/export methods of the handle: streamed, one transaction per call."""
 
 from __future__ import annotations
 
 import codecs
-import csv
-import datetime as _dt
-import io
-import json
+import gc
 import os
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager, nullcontext
-from decimal import Decimal
-from itertools import islice
 from typing import TYPE_CHECKING, Any
 
-from .codecs import dumps_json
+from .csvformat import (
+    CsvFile,
+    CsvWriter,
+    StoredText,
+    check_format,
+    infer_kinds,
+    parse_column,
+    parser_for,
+    stored_text,
+)
 from .errors import ArgumentError, DataError, Error, NotSupportedError, ProgrammingError
-from .sql import Params, Where, quote
+from .frames import build_frame, column_values, pandas, series_kind
+from .sql import Params, Where, quote, quote_all
 
 if TYPE_CHECKING:
     from .dialects.base import Dialect
@@ -42,419 +31,26 @@ if TYPE_CHECKING:
 __all__ = ["TransferMixin"]
 
 _IF_EXISTS = ("fail", "append", "replace")
-_READ_SIZE = 1 << 20  # bytes per read when streaming a file into COPY
-_PARSE_ERRORS = (ValueError, TypeError, KeyError, OverflowError, ArithmeticError)
-_PLAIN = frozenset((int, float, str, type(None)))
-_BOOL_KINDS = frozenset((bool, type(None)))
-_BOOL_TEXT = {True: "t", False: "f"}
-_INT64 = (-(1 << 63), (1 << 63) - 1)
 _SIMPLE_NAME = re.compile(r"^[^\s;()'\"]+$|^\"(?:[^\"]|\"\")+\"$")
-_SHORT_OFFSET = re.compile(r"([+-]\d\d)$")
-_BYTEA_ESCAPE = re.compile(rb"\\(\\|[0-3][0-7]{2})")
-_BOOLS = {
-    "t": True, "true": True, "y": True, "yes": True, "on": True, "1": True,
-    "f": False, "false": False, "n": False, "no": False, "off": False, "0": False,
-}  # fmt: skip
-_PANDAS_HINT = "pip install 'mngs-db[pandas]'"
+_QUERY = re.compile(r"\s*(?:\(\s*)*(?:SELECT|WITH|VALUES|TABLE)\b", re.IGNORECASE)  # streamable
+_EXPORT_ROWS = 10_000  # rows per chunk when formatting CSV here
+_FRAME_ROWS = 50_000  # rows per chunk turned into typed DataFrame columns
+_VALUES_ROWS = 100  # rows per INSERT statement when importing CSV without COPY
 
 
-# -- values: CSV text <-> Python --------------------------------------------------------
-def _parse_bool(text: str) -> bool:
-    return _BOOLS[text.strip().lower()]
-
-
-class _BoolLookup(dict):  # type: ignore[type-arg]
-    """Exact spellings found directly (C speed); any other case or spacing parsed once."""
-
-    def __missing__(self, text: str) -> bool:
-        return _parse_bool(text)
-
-
-_BOOL_LOOKUP = _BoolLookup({k: v for key, v in _BOOLS.items() for k in (key, key.upper(), key.title())})
-
-
-def _parse_int(text: str) -> int:
-    value = int(text)
-    if not _INT64[0] <= value <= _INT64[1]:
-        raise OverflowError("out of the 64-bit integer range")
-    return value
-
-
-def _parse_bytes(text: str) -> bytes:
-    if text.startswith("\\x"):
-        return bytes.fromhex(text[2:])
-    raw = text.encode("utf-8")
-    if b"\\" in raw:  # PostgreSQL's escape format: \\ and \ooo octal escapes
-        if b"\\" in _BYTEA_ESCAPE.sub(b"", raw):
-            raise ValueError("invalid bytea escape")
-        return _BYTEA_ESCAPE.sub(lambda m: b"\\" if m[1] == b"\\" else bytes([int(m[1], 8)]), raw)
-    return raw
-
-
-def _iso(text: str) -> str:
-    text = text.strip()
-    if text.endswith(("Z", "z")):
-        return text[:-1] + "+00:00"
-    return _SHORT_OFFSET.sub(r"\1:00", text) if len(text) > 10 else text
-
-
-def _parse_timestamp(text: str) -> _dt.datetime:
-    return _dt.datetime.fromisoformat(_iso(text))
-
-
-def _parse_date(text: str) -> _dt.date:
-    return _dt.date.fromisoformat(text.strip())
-
-
-def _parse_time(text: str) -> _dt.time:
-    return _dt.time.fromisoformat(_iso(text))
-
-
-def _parse_json(text: str) -> str:
-    json.loads(text)
-    return text
-
-
-def _parse_decimal(text: str) -> Decimal:
-    return Decimal(text.strip())
-
-
-def _parser_for(declared: str) -> Callable[[str], Any] | None:
-    """How CSV text becomes a value for a column of this declared type (None: kept as text).
-
-    Used where the database does not parse CSV itself (SQLite); it follows SQLite's type
-    affinity rules plus the codecs of :mod:`mngs.db.codecs`, and rejects what PostgreSQL would.
-    """
-    t = declared.upper().strip()
-    if "BOOL" in t:
-        return _BOOL_LOOKUP.__getitem__
-    if "INT" in t and not t.startswith(("INTERVAL", "POINT")):
-        return int  # the 64-bit range is checked per batch
-    if "BLOB" in t or "BYTEA" in t:
-        return _parse_bytes
-    if "REAL" in t or "FLOA" in t or "DOUB" in t:
-        return float
-    if t.startswith(("TIMESTAMP", "DATETIME")):
-        return _parse_timestamp
-    if t.startswith("DATE"):
-        return _parse_date
-    if t.startswith("TIME"):
-        return _parse_time
-    if t.startswith(("DECIMAL", "NUMERIC")):
-        return _parse_decimal
-    if t.startswith("JSON"):
-        return _parse_json
-    return None
-
-
-def _csv_text(value: Any) -> Any:
-    """A value as CSV text in the format of the module docstring (None stays None)."""
-    kind = type(value)
-    if kind in _PLAIN:
-        return value
-    if kind is bool:
-        return "t" if value else "f"
-    if kind in (bytes, bytearray, memoryview):
-        return "\\x" + bytes(value).hex()
-    if kind in (dict, list):
-        return dumps_json(value)
-    if isinstance(value, _dt.datetime):
-        return value.isoformat(" ")
-    if isinstance(value, (_dt.date, _dt.time)):
-        return value.isoformat()
-    return str(value)
-
-
-def _quote_field(value: Any, delimiter: str, alone: bool) -> str:
-    if value is None:
-        return ""
-    text = value if type(value) is str else str(value)
-    if text == "":
-        return '""'
-    if delimiter in text or '"' in text or "\n" in text or "\r" in text or (alone and text == "\\."):
-        return '"' + text.replace('"', '""') + '"'
-    return text
-
-
-def _quoted_empty_fields(record: str, delimiter: str) -> set[int]:
-    """Indexes of the fields of one raw CSV record that are exactly ``""``."""
-    found: set[int] = set()
-    pos, field = 0, 0
-    while True:
-        if record.startswith('"', pos):
-            start = pos
-            pos += 1
-            while True:
-                close = record.find('"', pos)
-                if close < 0:
-                    return found
-                if record.startswith('"', close + 1):
-                    pos = close + 2
-                    continue
-                break
-            if close == start + 1:
-                found.add(field)
-            pos = close + 1
-        nxt = record.find(delimiter, pos)
-        if nxt < 0:
-            return found
-        pos, field = nxt + 1, field + 1
-
-
-def _parse_column(
-    source: _CsvFile,
-    column: Sequence[Any],
-    parse: Callable[[str], Any],
-    declared: str,
-    first: int,
-    index: int,
-) -> list[Any]:
-    """Parse one column of a batch; a value that does not parse is a DataError naming its line."""
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector around a bulk loop. The loop allocates a tuple per
+    row, and each collection those allocations trigger scans every object of the process
+    (seconds per million rows once pandas is loaded); reference counting still frees the rows
+    at once. The collector's previous state is restored."""
+    enabled = gc.isenabled()
+    gc.disable()
     try:
-        if None not in column:
-            values = list(map(parse, column))
-        else:
-            present = iter(list(map(parse, [v for v in column if v is not None])))
-            values = [None if v is None else next(present) for v in column]
-        if parse is int and values:
-            low = min(v for v in values if v is not None) if None in values else min(values)
-            high = max(v for v in values if v is not None) if None in values else max(values)
-            if low < _INT64[0] or high > _INT64[1]:
-                raise OverflowError
-        return values
-    except _PARSE_ERRORS:
-        pass
-    strict = _parse_int if parse is int else parse
-    for k, value in enumerate(column):
-        if value is not None:
-            try:
-                strict(value)
-            except _PARSE_ERRORS as exc:
-                raise source.error(first + k, f"not a valid {declared} value", source.header[index]) from exc
-    raise AssertionError("unreachable: a value failed to parse only in bulk")  # pragma: no cover
-
-
-# -- inferring column types of a new table from CSV text -----------------------------------
-_INT_TEXT = re.compile(r"^\s*[+-]?\d+\s*$")
-_FLOAT_TEXT = re.compile(
-    r"^\s*[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf|infinity|nan)\s*$", re.IGNORECASE
-)
-_DATE_TEXT = re.compile(r"^\d{4}-\d\d-\d\d$")
-_STAMP_TEXT = r"^\d{4}-\d\d-\d\d[ T]\d\d:\d\d(?::\d\d(?:\.\d{1,6})?)?"
-_TIMESTAMP_TEXT = re.compile(_STAMP_TEXT + "$")
-_TIMESTAMPTZ_TEXT = re.compile(_STAMP_TEXT + r"(?:[Zz]|[+-]\d\d(?::?\d\d)?)$")
-_HEX_TEXT = re.compile(r"^\\x(?:[0-9a-fA-F]{2})*$")
-
-
-def _fits(parse: Callable[[str], Any], pattern: re.Pattern[str] | None = None) -> Callable[[str], bool]:
-    def check(text: str) -> bool:
-        if pattern is not None and not pattern.match(text):
-            return False
-        try:
-            parse(text)
-        except _PARSE_ERRORS:
-            return False
-        return True
-
-    return check
-
-
-#: Candidate kinds in order of preference, each with its test on a CSV text value.
-_KIND_TESTS: dict[str, Callable[[str], bool]] = {
-    "boolean": lambda text: text.strip().lower() in ("t", "f", "true", "false"),
-    "integer": _fits(_parse_int, _INT_TEXT),
-    "float": lambda text: _FLOAT_TEXT.match(text) is not None,
-    "date": _fits(_parse_date, _DATE_TEXT),
-    "timestamp": _fits(_parse_timestamp, _TIMESTAMP_TEXT),
-    "timestamptz": _fits(_parse_timestamp, _TIMESTAMPTZ_TEXT),
-    "bytes": lambda text: _HEX_TEXT.match(text) is not None,
-    "json": lambda text: text[:1] in ("{", "[") and _fits(json.loads)(text),
-}
-
-
-def _infer_kinds(batches: Iterable[tuple[int, list[Sequence[Any]]]], width: int) -> list[str]:
-    """The narrowest kind fitting every non-NULL value of each column ("text" when none)."""
-    alive = [list(_KIND_TESTS) for _ in range(width)]
-    seen = [False] * width
-    for _, columns in batches:
-        for i, column in enumerate(columns):
-            if not alive[i]:
-                continue
-            values = [v for v in column if v is not None]
-            if values:
-                seen[i] = True
-                alive[i] = [kind for kind in alive[i] if all(map(_KIND_TESTS[kind], values))]
-    return [kinds[0] if kinds and seen[i] else "text" for i, kinds in enumerate(alive)]
-
-
-# -- reading CSV files -------------------------------------------------------------------
-class _CsvFile:
-    """A CSV file being imported: its header, then its records in bounded memory."""
-
-    def __init__(self, path: str | os.PathLike[str], delimiter: str, encoding: str) -> None:
-        self.path = os.fspath(path)
-        self.delimiter = delimiter
-        self.encoding = encoding
-        self.utf8 = codecs.lookup(encoding).name == "utf-8"
-        self.consumed = 0  # bytes read by batches(), for progress bars
-        try:
-            with open(self.path, "rb") as f:
-                self.header = self._read_header(f)
-                self.data_start = f.tell()
-                self.size = os.fstat(f.fileno()).st_size
-        except OSError as exc:
-            raise ArgumentError(f"cannot read CSV file {self.path!r}: {exc.strerror or exc}") from exc
-
-    def error(self, line: int, message: str, column: str | None = None) -> DataError:
-        where = f", column {column!r}" if column is not None else ""
-        return DataError(f"{self.path}, line {line}{where}: {message}")
-
-    def _read_header(self, f: Any) -> list[str]:
-        data = f.readline()
-        while data.count(b'"') % 2:  # a quoted header name spanning lines
-            more = f.readline()
-            if not more:
-                break
-            data += more
-        if not data.strip():
-            raise self.error(1, "no header row: the first line must name the columns")
-        try:
-            text = data.decode(self.encoding)
-        except UnicodeDecodeError as exc:
-            raise self.error(1, f"not valid {self.encoding} text ({exc.reason})") from exc
-        try:
-            header = next(csv.reader(io.StringIO(text.lstrip("\ufeff")), **self._dialect()))
-        except csv.Error as exc:
-            raise self.error(1, f"malformed CSV header ({exc})") from exc
-        for index, name in enumerate(header):
-            if not name.strip():
-                raise self.error(1, f"the header's field {index + 1} is empty: every column needs a name")
-        duplicates = sorted({name for name in header if header.count(name) > 1})
-        if duplicates:
-            raise self.error(1, f"the header names column(s) {duplicates} more than once")
-        return header
-
-    def _dialect(self) -> dict[str, Any]:
-        return {"delimiter": self.delimiter, "quotechar": '"', "doublequote": True, "strict": True}
-
-    def batches(self, size: int) -> Iterator[tuple[int, list[Sequence[str | None]]]]:
-        """Yield ``(line of the first record, columns)`` for batches of up
-        to ``size`` records; each column is a sequence of fields, NULL (empty unquoted) as None.
-        """
-        width = len(self.header)
-        exact = self._has_quoted_empty()
-        raw: list[str] = []
-        self.consumed = 0
-        with open(self.path, "rb") as f:
-            f.seek(self.data_start)
-            text = io.TextIOWrapper(f, encoding=self.encoding, newline="")
-            if exact:  # keep each record's text to tell "" from NULL (slower)
-
-                def lines() -> Iterator[str]:
-                    for line in text:
-                        raw.append(line)
-                        yield line
-
-                reader = csv.reader(lines(), **self._dialect())
-                records: Iterator[Sequence[Any]] = self._exact(reader, raw)
-            else:
-                reader = csv.reader(text, **self._dialect())
-                records = reader
-            line = 2
-            while True:
-                try:
-                    rows = list(islice(records, size))
-                except csv.Error as exc:
-                    raise self.error(reader.line_num + 1, f"malformed CSV ({exc})") from exc
-                except UnicodeDecodeError as exc:
-                    bad = self._undecodable_line()
-                    raise self.error(bad, f"not valid {self.encoding} text ({exc.reason})") from exc
-                if not rows:
-                    return
-                if len(set(map(len, rows))) != 1 or len(rows[0]) != width:
-                    rows = self._fix_widths(rows, line)
-                columns: list[Sequence[Any]] = list(zip(*rows))
-                if not exact:
-                    for i, column in enumerate(columns):
-                        if "" in column:
-                            columns[i] = [None if v == "" else v for v in column]
-                self.consumed = f.tell() - self.data_start
-                yield line, columns
-                line += len(rows)
-
-    def _fix_widths(self, rows: list[Sequence[Any]], first: int) -> list[Sequence[Any]]:
-        """Raise for the first record with the wrong number of fields; an empty line is a NULL
-        in a one-column file, as in COPY."""
-        width = len(self.header)
-        for k, row in enumerate(rows):
-            if len(row) != width:
-                if row or width != 1:
-                    message = f"{len(row)} field(s), but the header names {width} column(s)"
-                    raise self.error(first + k, message)
-                rows[k] = [None]
-        return rows
-
-    def _exact(self, reader: Iterator[list[str]], raw: list[str]) -> Iterator[Sequence[Any]]:
-        for row in reader:
-            if "" in row:
-                quoted = _quoted_empty_fields("".join(raw), self.delimiter)
-                row = [None if v == "" and i not in quoted else v for i, v in enumerate(row)]
-            raw.clear()
-            yield row
-
-    def _has_quoted_empty(self) -> bool:
-        """Whether ``""`` occurs after the header at all (else every empty field is NULL)."""
-        tail = b""
-        with open(self.path, "rb") as f:
-            f.seek(self.data_start)
-            while block := f.read(_READ_SIZE):
-                if b'""' in tail + block[:1] or b'""' in block:
-                    return True
-                tail = block[-1:]
-        return False
-
-    def _undecodable_line(self) -> int:
-        """The (physical) number of the first line that does not decode."""
-        with open(self.path, "rb") as f:
-            f.seek(self.data_start)
-            for number, data in enumerate(f, start=2):
-                try:
-                    data.decode(self.encoding)
-                except UnicodeDecodeError:
-                    return number
-        return 2
-
-    def utf8_chunks(self, progress: Any) -> Iterator[bytes]:
-        """The data after the header as UTF-8 bytes, in blocks (transcoded when needed)."""
-        decoder = None if self.utf8 else codecs.getincrementaldecoder(self.encoding)()
-        line = 2
-        with open(self.path, "rb") as f:
-            f.seek(self.data_start)
-            while block := f.read(_READ_SIZE):
-                progress.update(len(block))
-                if decoder is not None:
-                    try:
-                        text = decoder.decode(block)
-                    except UnicodeDecodeError as exc:
-                        line += block[: exc.start].count(b"\n")
-                        raise self.error(line, f"not valid {self.encoding} text ({exc.reason})") from exc
-                    line += block.count(b"\n")
-                    block = text.encode("utf-8")
-                yield block
-
-
-def _check_format(delimiter: str, encoding: str) -> None:
-    one = isinstance(delimiter, str) and len(delimiter) == 1
-    if not one or delimiter in '"\r\n' or not delimiter.isascii():
-        raise ArgumentError(
-            f"delimiter must be one ASCII character other than a quote or newline, not {delimiter!r}"
-        )
-    try:
-        info = codecs.lookup(encoding)
-    except (LookupError, TypeError) as exc:
-        raise ArgumentError(f"unknown encoding {encoding!r}") from exc
-    if "a,\n".encode(info.name) != b"a,\n":
-        raise ArgumentError(f"CSV files must use an ASCII-compatible encoding, not {encoding!r}")
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _progress(progress: bool | None, total: int | None, what: str) -> Any:
@@ -498,116 +94,9 @@ def _replacing(path: str | os.PathLike[str]) -> Iterator[Any]:
         raise
 
 
-def _pandas() -> Any:
-    try:
-        import pandas
-    except ImportError as exc:
-        raise NotSupportedError(f"DataFrame support needs pandas: {_PANDAS_HINT}") from exc
-    return pandas
-
-
-# -- DataFrames ----------------------------------------------------------------------------
-def _series_kind(pd: Any, series: Any, name: str) -> str:
-    """The column kind of a DataFrame column, from its dtype (or its values when object)."""
-    dtype = series.dtype
-    kind = getattr(dtype, "kind", "O")
-    if kind == "b":
-        return "boolean"
-    if kind in "iu":
-        return "integer"
-    if kind == "f":
-        return "float"
-    if kind == "M":
-        return "timestamptz" if getattr(dtype, "tz", None) is not None else "timestamp"
-    if kind in "mc":
-        raise ArgumentError(
-            f"column {name!r} has dtype {dtype}, which has no SQL counterpart here: convert it first "
-            "(e.g. .dt.total_seconds() for durations)"
-        )
-    if pd.api.types.is_string_dtype(dtype) and str(dtype) != "object":
-        return "text"
-    inferred = pd.api.types.infer_dtype(series, skipna=True)
-    simple = {
-        "string": "text", "empty": "text", "bytes": "bytes", "integer": "integer",
-        "floating": "float", "mixed-integer-float": "float", "boolean": "boolean",
-        "date": "date", "time": "time", "decimal": "decimal",
-    }  # fmt: skip
-    if inferred in simple:
-        return simple[inferred]
-    if inferred in ("datetime", "datetime64"):
-        first = series[series.notna()].iloc[0]
-        return "timestamptz" if getattr(first, "tzinfo", None) is not None else "timestamp"
-    present = series[series.notna()]
-    if len(present) and isinstance(present.iloc[0], (dict, list)):
-        return "json"
-    return "text"
-
-
-def _column_values(np: Any, series: Any, kind: str) -> list[Any]:
-    """One column as Python values, missing ones (NaN, NaT, None, pd.NA) as None."""
-    mask = series.isna().to_numpy()
-    typed = str(series.dtype) != "object"
-    if kind == "integer" and typed:
-        values = series.to_numpy(dtype="int64" if series.dtype.kind == "i" else "uint64", na_value=0).tolist()
-    elif kind == "float" and typed:
-        values = series.to_numpy(dtype="float64", na_value=np.nan).tolist()
-    elif kind == "boolean" and typed:
-        values = series.to_numpy(dtype=bool, na_value=False).tolist()
-    elif kind in ("timestamp", "timestamptz") and series.dtype.kind == "M":
-        values = list(series.array.to_pydatetime())
-    else:
-        values = series.to_numpy(dtype=object).tolist()
-        generic = np.generic
-        for i, value in enumerate(values):
-            if isinstance(value, generic):
-                values[i] = value.item()
-            elif hasattr(value, "to_pydatetime"):  # pandas Timestamp
-                values[i] = value.to_pydatetime()
-    if mask.any():
-        for i in np.flatnonzero(mask).tolist():
-            values[i] = None
-    return values
-
-
-def _frame(pd: Any, names: list[str], rows: list[tuple]) -> Any:
-    """Rows as a DataFrame with typed columns: int64 (Int64 with NULLs), float64, bool (boolean
-    with NULLs), datetime64, str; bytes, dates, Decimals and JSON values as Python objects."""
-    frame = pd.DataFrame.from_records(rows, columns=names, nrows=len(rows))
-    if not rows:
-        return frame
-    infer = pd.api.types.infer_dtype
-    for i in range(len(names)):
-        column = frame.iloc[:, i]
-        dtype = column.dtype
-        if dtype.kind == "f" and column.hasnans:
-            present = column.notna().to_numpy()
-            if not present.any() or type(rows[int(present.argmax())][i]) is not int:
-                continue  # a float column (its first value is no int), or only NULLs
-            values = column.to_numpy()
-            try:
-                if abs(values[present]).max() < 2**53:  # exact in float64: convert in bulk
-                    frame.isetitem(i, pd.array(values, dtype="Int64"))
-                    continue
-            except (TypeError, ValueError):
-                continue  # not all integral: ints and floats mixed (SQLite)
-            raw = [row[i] for row in rows]
-            if infer(raw, skipna=True) == "integer":
-                frame.isetitem(i, pd.array(raw, dtype="Int64"))
-        elif str(dtype) == "object":
-            inferred = infer(column, skipna=True)
-            try:
-                if inferred == "boolean":
-                    frame.isetitem(i, pd.array(column.to_numpy(), dtype="boolean"))
-                elif inferred == "integer":
-                    frame.isetitem(i, pd.array(column.to_numpy(), dtype="Int64"))
-            except (TypeError, ValueError, OverflowError):
-                pass  # e.g. integers beyond 64 bits: kept as Python ints
-    return frame
-
-
 class TransferMixin:
     """CSV and DataFrame import/export, methods of :class:`~mngs.db.database.Database`; the CSV
-    format is described in :mod:`mngs.db.transfer`."""
+    format is described in :mod:`mngs.db.csvformat`."""
 
     _dialect: Dialect
     _lock: Any
@@ -645,17 +134,40 @@ class TransferMixin:
         """Write the rows of ``table`` (or those matching ``where``) to a CSV file with a header
         row, streaming (COPY on PostgreSQL), and return how many rows were written.
 
-        The file is written in the format described in :mod:`mngs.db.transfer` and replaced
+        The file is written in the format described in :mod:`mngs.db.csvformat` and replaced
         only once complete. ``progress`` shows a bar (None: only when stderr is a terminal).
 
         >>> db.export_to_csv("experiments", "experiments_backup.csv")
         1250
         """
-        sql, values = self._select_sql(table, columns, where, params, order_by, None, None)
-        json_columns = {
-            c["name"] for c in self.get_columns(table) if c["type"].upper().startswith("JSON")
-        }
-        return self._export_csv(sql, values, path, delimiter, encoding, progress, json_columns)
+        declared = {c["name"]: c["type"] for c in self.get_columns(table)}
+        names = [columns] if isinstance(columns, str) else list(columns or declared)
+        sql, values = self._select_sql(table, names, where, params, order_by, None, None)
+        json_columns = {name for name, sqltype in declared.items() if sqltype.upper().startswith("JSON")}
+        sql, stored = self._stored_text_select(sql, names, declared)
+        return self._export_csv(sql, values, path, delimiter, encoding, progress, json_columns, stored)
+
+    def _stored_text_select(
+        self, sql: str, names: list[str], declared: Mapping[str, str]
+    ) -> tuple[str, dict[str, tuple[StoredText, Callable[[Any], Any]]]]:
+        """``sql`` reading date and time columns as the text the database stores, where the
+        driver would otherwise convert them (SQLite), with what the CSV writer needs for them."""
+        n = self._dialect.max_identifier_length
+        stored: dict[str, tuple[StoredText, Callable[[Any], Any]]] = {}
+        select = []
+        for name in names:
+            quoted = quote(name, n)
+            canonical = stored_text(declared.get(name, ""))
+            raw = self._dialect.stored_value_sql(quoted, declared[name]) if canonical else None
+            if raw is not None and canonical is not None:
+                stored[name] = (canonical, raw[1])
+                select.append(f"{raw[0]} AS {quoted}")
+            else:
+                select.append(quoted)
+        plain = f"SELECT {quote_all(names, n)} FROM "
+        if not stored or not sql.startswith(plain):
+            return sql, {}
+        return f"SELECT {', '.join(select)} FROM {sql[len(plain) :]}", stored
 
     def export_query_to_csv(
         self,
@@ -675,7 +187,8 @@ class TransferMixin:
         """
         if not isinstance(query, str) or not query.strip():
             raise ArgumentError("query must be non-empty SQL text")
-        return self._export_csv(query.strip().rstrip(";"), params, path, delimiter, encoding, progress, set())
+        sql = query.strip().rstrip(";")
+        return self._export_csv(sql, params, path, delimiter, encoding, progress, set(), {})
 
     def _export_csv(
         self,
@@ -686,8 +199,9 @@ class TransferMixin:
         encoding: str,
         progress: bool | None,
         json_columns: set[str],
+        stored: Mapping[str, tuple[StoredText, Callable[[Any], Any]]],
     ) -> int:
-        _check_format(delimiter, encoding)
+        check_format(delimiter, encoding)
         with _progress(progress, None, "export") as bar, _replacing(path) as f:
             write = f.write
             if codecs.lookup(encoding).name != "utf-8":
@@ -707,7 +221,7 @@ class TransferMixin:
             with self._lock:
                 count = self._dialect.copy_csv_out(self, sql, params, sink, delimiter)
                 if count is None:
-                    count = self._write_csv_rows(sql, params, sink, delimiter, json_columns)
+                    count = self._write_csv_rows(sql, params, sink, delimiter, json_columns, stored)
         return count
 
     def _write_csv_rows(
@@ -717,58 +231,35 @@ class TransferMixin:
         sink: Callable[[bytes], None],
         delimiter: str,
         json_columns: set[str],
+        stored: Mapping[str, tuple[StoredText, Callable[[Any], Any]]],
     ) -> int:
         """The export without a COPY mechanism: stream the rows and format them here."""
         count = 0
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\n")
-        header_done = False
-        with closing(self._stream(sql, params)) as chunks:  # closed even when writing fails
+        writer: CsvWriter | None = None
+        chunks = self._stream(sql, params, _EXPORT_ROWS)
+        with closing(chunks), _gc_paused():  # the stream is closed even when writing fails
             for names, rows in chunks:
-                if not header_done:
-                    writer.writerow(names)
-                    header_done = True
-                    as_json = {i for i, name in enumerate(names) if name in json_columns}
-                    alone = len(names) == 1
-                if not rows:
-                    continue
-                columns: list[Sequence[Any]] = list(zip(*rows))
-                special: set[int] = set()  # rows needing quoting csv.writer does not do
-                for i, column in enumerate(columns):
-                    if i in as_json:
-                        column = columns[i] = [None if v is None else dumps_json(v) for v in column]
-                    else:
-                        kinds = set(map(type, column))
-                        if not kinds <= _PLAIN:
-                            convert = _BOOL_TEXT.get if kinds <= _BOOL_KINDS else _csv_text
-                            column = columns[i] = list(map(convert, column))
-                    if "" in column:
-                        special.update(k for k, v in enumerate(column) if v == "")
-                    if alone and "\\." in column:  # as COPY: \. alone on a line would end the data
-                        special.update(k for k, v in enumerate(column) if v == "\\.")
-                lines = list(zip(*columns))
-                start = 0
-                for k in sorted(special):
-                    writer.writerows(lines[start:k])
-                    buffer.write(delimiter.join(_quote_field(v, delimiter, alone) for v in lines[k]) + "\n")
-                    start = k + 1
-                writer.writerows(lines[start:] if start else lines)
+                if writer is None:
+                    writer = CsvWriter(
+                        names,
+                        delimiter,
+                        json=[i for i, name in enumerate(names) if name in json_columns],
+                        stored={i: stored[name] for i, name in enumerate(names) if name in stored},
+                    )
+                    sink(writer.header.encode("utf-8"))
+                sink(writer.rows(rows).encode("utf-8"))
                 count += len(rows)
-                sink(buffer.getvalue().encode("utf-8"))
-                buffer.seek(0)
-                buffer.truncate()
-        if not header_done:  # no rows: the names come from the statement's description
-            cursor = self._run(f"SELECT * FROM ({sql}) AS mngs_q LIMIT 0", params)
-            writer.writerow([d[0] for d in cursor.description])
-            sink(buffer.getvalue().encode("utf-8"))
+        if writer is None:  # no rows: the names come from the statement's description
+            cursor = self._run(f"SELECT * FROM ({sql}\n) AS mngs_q LIMIT 0", params)
+            sink(CsvWriter([d[0] for d in cursor.description], delimiter).header.encode("utf-8"))
         return count
 
-    def _stream(self, sql: str, params: Params) -> Iterator[tuple[list[str], list[tuple]]]:
+    def _stream(self, sql: str, params: Params, size: int) -> Iterator[tuple[list[str], list[tuple]]]:
         """``(names, rows)`` chunks of a query in bounded memory; the caller holds the lock."""
         stmt, bound = self._dialect.prepare(sql, params)
         use_transaction = self._dialect.stream_needs_transaction
         with self.transaction() if use_transaction else nullcontext(), self._translating(sql):
-            yield from self._dialect.stream(self._conn, stmt, bound, self._dialect.stream_size)
+            yield from self._dialect.stream(self._conn, stmt, bound, size)
 
     # -- CSV import --------------------------------------------------------------------
     def import_from_csv(
@@ -789,7 +280,7 @@ class TransferMixin:
         transaction elsewhere), so its size is not limited by memory. Columns missing from the
         header get their defaults; a header naming an unknown column is refused before anything
         is read. Empty unquoted fields are NULL, ``""`` is the empty string (see
-        :mod:`mngs.db.transfer`). A malformed record or a value that does not fit its column
+        :mod:`mngs.db.csvformat`). A malformed record or a value that does not fit its column
         raises :class:`~mngs.db.DataError` naming the line and column.
 
         When ``table`` does not exist and ``create`` is true, it is created first, each column
@@ -801,8 +292,8 @@ class TransferMixin:
         >>> db.import_from_csv("experiments", "experiments_data.csv")
         1250
         """
-        _check_format(delimiter, encoding)
-        source = _CsvFile(path, delimiter, encoding)
+        check_format(delimiter, encoding)
+        source = CsvFile(path, delimiter, encoding)
         header = source.header
         n = self._dialect.max_identifier_length
         for name in header:
@@ -817,7 +308,7 @@ class TransferMixin:
                         f"does not have (its columns: {list(declared)})"
                     )
             elif create:
-                kinds = _infer_kinds(source.batches(self._dialect.batch_size), len(header))
+                kinds = infer_kinds(source.batches(self._dialect.batch_size), len(header))
                 types = self._dialect.transfer_types
                 declared = {name: types[kind] for name, kind in zip(header, kinds)}
                 self.create_table(table, declared)
@@ -834,7 +325,7 @@ class TransferMixin:
                 self._dialect.after_explicit_keys(self, table, header)
         return count
 
-    def _located(self, exc: Error, source: _CsvFile, offset: int) -> Error:
+    def _located(self, exc: Error, source: CsvFile, offset: int) -> Error:
         """``exc`` with the CSV line and column the database blamed, when it named them."""
         cause = exc.__cause__
         line, column, message = self._dialect.copy_error_location(cause) if cause else (None, None, "")
@@ -845,51 +336,40 @@ class TransferMixin:
     def _insert_csv(
         self,
         table: str,
-        source: _CsvFile,
+        source: CsvFile,
         declared: Mapping[str, str],
         batch_size: int | None,
         bar: Any,
     ) -> int:
-        """The import without a COPY mechanism: parse here, insert batches with executemany."""
+        """The import without a COPY mechanism: parse here, insert batches with multi-row
+        INSERT statements, one savepoint per batch."""
         header = source.header
         parsers = [
             (i, parse, declared[name])
             for i, name in enumerate(header)
-            if (parse := _parser_for(declared[name])) is not None
+            if (parse := parser_for(declared[name])) is not None
         ]
-        sql = self._insert_sql(table, header, self._dialect.max_identifier_length)
+        insert = _MultiInsert(self, table, header)
         total = 0
         size = batch_size or self._dialect.batch_size
         next(self._batches((), size), None)  # validates batch_size
         for first, columns in source.batches(size):
             for i, parse, declared_type in parsers:
-                columns[i] = _parse_column(source, columns[i], parse, declared_type, first, i)
-            total += self._insert_batch(sql, table, header, list(zip(*columns)), first, source)
+                columns[i] = parse_column(source, columns[i], parse, declared_type, first, i)
+            try:
+                with self.transaction():
+                    total += insert(columns)
+            except (Error, OverflowError) as exc:
+                rows = list(zip(*columns))
+                failed = self._first_failing(insert.one_row, table, header, rows, first)
+                if failed is None:
+                    raise
+                line, error = failed
+                if isinstance(exc, OverflowError):
+                    raise source.error(line, f"a value is out of range ({exc})") from exc
+                raise type(error)(str(source.error(line, str(error)))) from error
             bar.update(source.consumed - bar.n)
         return total
-
-    def _insert_batch(
-        self,
-        sql: str,
-        table: str,
-        header: list[str],
-        rows: list[Sequence[Any]],
-        first: int,
-        source: _CsvFile,
-    ) -> int:
-        """Insert one batch in a savepoint; on failure, name the first line that fails."""
-        try:
-            with self.transaction():
-                cursor = self._run(sql, rows, table=table, columns=header, many=True)
-                return max(cursor.rowcount, 0)
-        except (Error, OverflowError) as exc:
-            failed = self._first_failing(sql, table, header, rows, first)
-            if failed is None:
-                raise
-            line, error = failed
-            if isinstance(exc, OverflowError):
-                raise source.error(line, f"a value is out of range ({exc})") from exc
-            raise type(error)(str(source.error(line, str(error)))) from error
 
     def _first_failing(
         self, sql: str, table: str, header: list[str], rows: list[Sequence[Any]], first: int
@@ -931,24 +411,45 @@ class TransferMixin:
         >>> df = db.to_dataframe("experiments")
         >>> df = db.to_dataframe("SELECT * FROM experiments WHERE accuracy > ?", [0.9])
         """
-        pd = _pandas()
+        pd = pandas()
         if self._names_table(table_or_query):
             sql, values = self._select_sql(table_or_query, columns, where, params, None, None, None)
             table: str | None = table_or_query
         else:
             if columns is not None or where is not None:
                 raise ArgumentError("columns and where apply to a table name, not to a query")
-            sql, values, table = table_or_query, params, None
-        with self._lock:
-            cursor = self._run(sql, values, table=table)
-            if cursor.description is None:
-                raise ArgumentError("to_dataframe needs a statement that returns rows")
-            names = [d[0] for d in cursor.description]
-            rows = cursor.fetchall()
-        frame = _frame(pd, names, rows)
+            sql, values, table = table_or_query.strip().rstrip(";"), params, None
+        with self._lock, _gc_paused():
+            frame = self._read_frame(pd, sql, values, table)
         if index_col is not None:
             frame = frame.set_index(index_col)
         return frame
+
+    def _read_frame(self, pd: Any, sql: str, params: Params, table: str | None) -> Any:
+        """A DataFrame built a chunk of rows at a time, from a query streamed in bounded memory
+        (a server-side cursor on PostgreSQL), or from any other statement that returns rows
+        (``… RETURNING``, ``SHOW``, ``PRAGMA``) read in chunks; the caller holds the lock."""
+        if table is not None or _QUERY.match(sql):
+            chunks = self._stream(sql, params, self._dialect.stream_size)
+            try:
+                first = next(chunks, None)
+            except (ProgrammingError, NotSupportedError):
+                pass  # e.g. a data-modifying WITH, which no cursor can stream: run it below
+            else:
+                with closing(chunks):
+                    if first is None:  # no rows: the names come from the statement's description
+                        return build_frame(pd, self._result_names(sql, params), [])
+                    return build_frame(pd, first[0], _regroup(first[1], chunks, _FRAME_ROWS))
+        cursor = self._run(sql, params, table=table)
+        if cursor.description is None:
+            raise ArgumentError("to_dataframe needs a statement that returns rows")
+        names = [d[0] for d in cursor.description]
+        return build_frame(pd, names, iter(lambda: cursor.fetchmany(_FRAME_ROWS), []))
+
+    def _result_names(self, sql: str, params: Params) -> list[str]:
+        """The column names of a query (run with LIMIT 0)."""
+        cursor = self._run(f"SELECT * FROM ({sql}\n) AS mngs_q LIMIT 0", params)
+        return [d[0] for d in cursor.description]
 
     def _names_table(self, text: Any) -> bool:
         if not isinstance(text, str) or not text.strip():
@@ -979,7 +480,7 @@ class TransferMixin:
         >>> db.from_dataframe(df, "experiments", if_exists="append")
         1250
         """
-        pd = _pandas()
+        pd = pandas()
         import numpy as np
 
         if not isinstance(df, pd.DataFrame):
@@ -1000,13 +501,13 @@ class TransferMixin:
             quote(name, n)
         series = [frame.iloc[:, i] for i in range(len(names))]
         series = [s.astype(object) if isinstance(s.dtype, pd.CategoricalDtype) else s for s in series]
-        kinds = [_series_kind(pd, s, name) for s, name in zip(series, names)]
+        kinds = [series_kind(pd, s, name) for s, name in zip(series, names)]
         size = batch_size or self._dialect.batch_size
         next(self._batches((), size), None)  # validates batch_size
 
         def batches() -> Iterator[list[tuple]]:
             for start in range(0, len(frame), size):
-                values = [_column_values(np, s.iloc[start : start + size], k) for s, k in zip(series, kinds)]
+                values = [column_values(np, s.iloc[start : start + size], k) for s, k in zip(series, kinds)]
                 yield list(zip(*values))
 
         with self._lock, self.transaction():
@@ -1051,6 +552,56 @@ class TransferMixin:
         if set(columns).intersection(self._primary_key(table)):
             self._dialect.after_explicit_keys(self, table, columns)
         return total
+
+
+def _regroup(
+    first: list[tuple], chunks: Iterator[tuple[list[str], list[tuple]]], size: int
+) -> Iterator[list[tuple]]:
+    """The rows of ``first`` and of the streamed chunks after it, in lists of about ``size``."""
+    pending = list(first)
+    for _, rows in chunks:
+        if len(pending) >= size:
+            yield pending
+            pending = []
+        pending += rows
+    yield pending
+
+
+class _MultiInsert:
+    """Inserts columns of values with ``INSERT … VALUES (…), (…), …`` statements of up to
+    ``_VALUES_ROWS`` rows (within the dialect's parameter limit): far fewer statement steps than
+    one row per statement, with the values bound from one flat list."""
+
+    def __init__(self, db: TransferMixin, table: str, header: list[str]) -> None:
+        n = db._dialect.max_identifier_length
+        self.db, self.table, self.header = db, table, header
+        self.width = len(header)
+        self.one_row = db._insert_sql(table, header, n)
+        self.head = f"INSERT INTO {quote(table, n)} ({quote_all(header, n)}) VALUES "
+        self.row = "(" + ", ".join("?" * self.width) + ")"
+        limit = db._dialect.parameter_limit(db._conn)
+        self.per = max(1, min(_VALUES_ROWS, limit // max(self.width, 1)))
+        self.many = self._sql(self.per)
+
+    def _sql(self, rows: int) -> str:
+        return self.head + ", ".join([self.row] * rows)
+
+    def __call__(self, columns: Sequence[Sequence[Any]]) -> int:
+        """Insert the rows the columns hold; return how many were inserted."""
+        width, count = self.width, len(columns[0]) if columns else 0
+        values: list[Any] = [None] * (count * width)
+        for i, column in enumerate(columns):
+            values[i::width] = column
+        step = self.per * width
+        full = count // self.per * step
+        done = 0
+        run, context = self.db._run, {"table": self.table, "columns": self.header}
+        if full:
+            chunks = (values[j : j + step] for j in range(0, full, step))
+            done += max(run(self.many, chunks, many=True, **context).rowcount, 0)
+        if full < len(values):
+            done += max(run(self._sql((len(values) - full) // width), values[full:], **context).rowcount, 0)
+        return done
 
 
 class _Undo(Exception):

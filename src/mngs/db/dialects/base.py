@@ -280,3 +280,13 @@ class Dialect:
         """(data line, column, message) of an error raised by :meth:`copy_csv_in`, when the
         database named them; lines count from 1 at the first record sent."""
         return None, None, str(exc)
+
+    def stored_value_sql(self, column: str, declared: str) -> tuple[str, Callable[[Any], Any]] | None:
+        """Where the driver converts a column's values by its declared type (``column`` is
+        quoted): an expression reading the stored value unconverted (text as str, anything else
+        as what the conversion takes) and that conversion; None when values arrive as stored."""
+        return None
+
+    def parameter_limit(self, conn: Any) -> int:
+        """The most bound parameters one statement may take (sizes multi-row VALUES)."""
+        return 999

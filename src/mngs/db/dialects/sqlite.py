@@ -6,7 +6,7 @@ import os
 import re
 import sqlite3
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .. import codecs
@@ -481,6 +481,23 @@ class SQLiteDialect(Dialect):
             raise DataError(
                 f"{path} is not a usable SQLite database ({exc}); nothing was restored"
             ) from exc
+
+    # -- transfer ----------------------------------------------------------------------
+    def stored_value_sql(self, column: str, declared: str) -> tuple[str, Callable[[Any], Any]] | None:
+        """A CASE (no declared type, so no converter): text as str, other values as the bytes
+        sqlite3 hands the converter registered for the type's first word (as sqlite3 splits it)."""
+        convert = sqlite3.converters.get(re.split(r"[ (]", declared, maxsplit=1)[0].upper())
+        if convert is None:
+            return None
+        return f"CASE typeof({column}) WHEN 'text' THEN {column} ELSE CAST({column} AS BLOB) END", convert
+
+    def parameter_limit(self, conn: sqlite3.Connection) -> int:
+        """The library's compiled limit (32766 since SQLite 3.32; 999 before), where Python
+        can ask for it (3.11+)."""
+        getlimit = getattr(conn, "getlimit", None)
+        if getlimit is None:
+            return super().parameter_limit(conn)
+        return int(getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
 
 
 _SEARCH_TOKEN = re.compile(r'(-?)"([^"]*)"?|(\S+)')
