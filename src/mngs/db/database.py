@@ -64,6 +64,7 @@ def _dicts(names: list[str], rows: Iterable[tuple]) -> list[Record]:
 
 
 _PLAIN_PARAMS = (list, tuple, dict)
+_SCALARS = frozenset((int, float, str, bytes, bool))
 
 
 def _check_params(params: Any) -> None:
@@ -428,6 +429,12 @@ class Database(SchemaMixin, TransferMixin, BackupMixin, MaintenanceMixin, BlobMi
             _check_params(params)
             condition, values = where, params
             where_key: Any = where
+        elif type(where) is dict and where and params is None and _SCALARS.issuperset(
+            map(type, where.values())
+        ):  # equalities only: the clause depends on the keys alone (built and checked on a miss)
+            values = list(where.values())
+            where_key = ("=", *where)
+            condition = ""
         else:
             condition, values = self._where(table, where, params)
             where_key = (condition,)  # never equal to a text where
@@ -443,6 +450,8 @@ class Database(SchemaMixin, TransferMixin, BackupMixin, MaintenanceMixin, BlobMi
         if sql is None:
             if condition is where:
                 condition = where_clause(where, params)[0]
+            elif where_key[0] == "=":
+                condition = self._where(table, where, params)[0]
             if columns:
                 self._check_columns(table, columns)
             n = self._dialect.max_identifier_length
