@@ -166,18 +166,20 @@ _SQLITE_CONVERTERS: dict[str, Any] = {
     "BOOL": _converter(_parse_bool),
 }
 # What other libraries are known to overwrite (pandas registers datetime/date/timestamp codecs
-# whenever it writes to a sqlite3 connection): checked before every statement, cheaply.
-_WATCHED = (
-    (sqlite3.adapters, (_dt.datetime, sqlite3.PrepareProtocol), _SQLITE_ADAPTERS[_dt.datetime]),
-    (sqlite3.adapters, (_dt.date, sqlite3.PrepareProtocol), _SQLITE_ADAPTERS[_dt.date]),
-    (sqlite3.converters, "TIMESTAMP", _SQLITE_CONVERTERS["TIMESTAMP"]),
-    (sqlite3.converters, "DATE", _SQLITE_CONVERTERS["DATE"]),
-)
+# whenever it writes to a sqlite3 connection): checked before every statement, so kept cheap.
+_DATETIME_KEY = (_dt.datetime, sqlite3.PrepareProtocol)
+_DATE_KEY = (_dt.date, sqlite3.PrepareProtocol)
 
 
 def sqlite_codecs_intact() -> bool:
     """True while the codecs below are the registered ones."""
-    return all(registry.get(key) is ours for registry, key, ours in _WATCHED)
+    adapters, converters = sqlite3.adapters, sqlite3.converters
+    return (
+        converters.get("TIMESTAMP") is _SQLITE_CONVERTERS["TIMESTAMP"]
+        and converters.get("DATE") is _SQLITE_CONVERTERS["DATE"]
+        and adapters.get(_DATETIME_KEY) is _SQLITE_ADAPTERS[_dt.datetime]
+        and adapters.get(_DATE_KEY) is _SQLITE_ADAPTERS[_dt.date]
+    )
 
 
 def register_sqlite() -> None:
