@@ -104,19 +104,16 @@ def _keyed_groups(
     Yields ``(columns, value tuples)``; ``arrange`` turns a record's keys into the column order
     of the tuples (and may refuse them).
     """
-    first = batch[0]
-    if isinstance(first, Mapping):
-        columns = tuple(arrange(tuple(first)))
+    keys = _uniform_columns(batch)
+    if keys is not None:
+        columns = tuple(arrange(keys))
         try:
-            same_size = set(map(len, batch)) == {len(first)}
-        except TypeError:  # a record without len() is not a dict: reported below
-            same_size = False
-        if same_size:
-            try:
-                yield columns, list(map(_getter(columns), batch)) if columns else [()] * len(batch)
-                return
-            except (KeyError, TypeError):
-                pass  # records differ in keys (or are not dicts): slow path below
+            rows = list(map(_getter(columns), batch))
+        except (KeyError, TypeError):
+            pass  # records differ in keys after all: slow path below
+        else:
+            yield columns, rows
+            return
     for index, record in enumerate(batch):
         if not isinstance(record, Mapping):
             raise ArgumentError(
