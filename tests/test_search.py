@@ -320,7 +320,7 @@ def test_postgresql_search_uses_the_gin_index(db):
     db.execute("SET enable_seqscan = off")
     index = [i["name"] for i in db.list_indexes("articles") if i["name"].endswith("fts")]
     assert index == ["idx_articles_fts"]
-    parts = db._dialect.search_parts(db, "articles", "neuron", "?")
+    parts = db._dialect.search_parts(db._ex, "articles", "neuron", "?")
     plan = db.execute(f"EXPLAIN SELECT 1 {parts[0]} WHERE {parts[1]}", [parts[3]])
     assert "idx_articles_fts" in " ".join(str(v) for row in plan for v in row.values())
 

@@ -1,11 +1,14 @@
 """mngs.db: dictionaries in, dictionaries out, over SQLite and PostgreSQL with one API."""
 
+import logging as _logging
+
 from .codecs import decode_array, encode_array
 from .database import Database, Record, Rows
 from .duplicates import delete_duplicates
 from .errors import (
     ArgumentError,
     ClosedError,
+    ConnectionLostError,
     DatabaseError,
     DataError,
     Error,
@@ -16,6 +19,8 @@ from .errors import (
     NotSupportedError,
     OperationalError,
     ProgrammingError,
+    ReadOnlyError,
+    TransactionConflict,
     Warning,
 )
 from .handles import PostgreSQL, SQLite3, connect
@@ -26,6 +31,7 @@ __all__ = [
     "ArgumentError",
     "ClosedError",
     "ColumnInfo",
+    "ConnectionLostError",
     "DataError",
     "Database",
     "DatabaseError",
@@ -41,9 +47,11 @@ __all__ = [
     "OperationalError",
     "PostgreSQL",
     "ProgrammingError",
+    "ReadOnlyError",
     "Record",
     "Rows",
     "SQLite3",
+    "TransactionConflict",
     "Warning",
     "connect",
     "decode_array",
@@ -51,3 +59,5 @@ __all__ = [
     "encode_array",
     "inspect",
 ]
+
+_logging.getLogger("mngs.db").addHandler(_logging.NullHandler())  # the application decides

@@ -35,6 +35,7 @@ from .errors import ArgumentError, DataError, ProgrammingError
 
 if TYPE_CHECKING:
     from .dialects.base import Dialect
+    from .executor import Executor
 
 __all__ = ["BackupMixin"]
 
@@ -106,13 +107,12 @@ class BackupMixin:
     """Methods of :class:`~mngs.db.database.Database`; see the module docstring."""
 
     _dialect: Dialect
-    _lock: Any
+    _ex: Executor
 
     if TYPE_CHECKING:
 
         def transaction(self) -> Any: ...
         def table_exists(self, table: str) -> bool: ...
-        def _invalidate(self) -> None: ...
 
     def backup_database(self, path: str | os.PathLike[str]) -> Path:
         """Write a backup of the whole database to ``path`` and return ``path``.
@@ -127,7 +127,7 @@ class BackupMixin:
         text = target.suffix.lower() in _TEXT_SUFFIXES or not self._dialect.binary_backups
         with _replacing(target) as tmp:
             self._write_dump_header(tmp, "database", text)
-            self._dialect.backup(self, tmp, table=None, text=text)
+            self._dialect.backup(self._ex, tmp, table=None, text=text)
         return target
 
     def backup_table(self, table: str, path: str | os.PathLike[str]) -> Path:
@@ -142,7 +142,7 @@ class BackupMixin:
             raise ProgrammingError(f"no such table: {table!r}")
         with _replacing(target) as tmp:
             self._write_dump_header(tmp, "table", True, table=table)
-            self._dialect.backup(self, tmp, table=table, text=True)
+            self._dialect.backup(self._ex, tmp, table=table, text=True)
         return target
 
     def restore_database(self, path: str | os.PathLike[str]) -> None:
@@ -159,26 +159,26 @@ class BackupMixin:
             raise ArgumentError(f"backup file {str(source)!r} does not exist (or is not a file)")
         with open(source, "rb") as head:
             binary = head.read(len(_SQLITE_MAGIC)) == _SQLITE_MAGIC
-        with self._lock:
+        with self._ex.lock:
             try:
                 if binary:
-                    self._dialect.restore_copy(self, source)
+                    self._dialect.restore_copy(self._ex, source)
                     return
                 facts = _dump_facts(source, self._dialect)
-                with self.transaction():
+                with self._ex.transaction():
                     try:
-                        self._dialect.restore_dump(self, source, facts)
+                        self._dialect.restore_dump(self._ex, source, facts)
                     except UnicodeDecodeError as exc:
                         raise DataError(
                             f"{source} is not valid UTF-8 text (corrupt?); nothing was restored"
                         ) from exc
             finally:
-                self._invalidate()
+                self._ex.invalidate()
 
     def _write_dump_header(self, tmp: Path, scope: str, text: bool, **facts: Any) -> None:
         if not text:
             return
         facts = {"backend": self._dialect.name, "scope": scope, **facts}
-        facts.update(self._dialect.dump_facts(self))
+        facts.update(self._dialect.dump_facts(self._ex))
         with open(tmp, "w", encoding="utf-8", newline="") as out:
             out.write(HEADER + json.dumps(facts, ensure_ascii=False) + "\n")

@@ -20,6 +20,7 @@ from .sql import Params, Where
 
 if TYPE_CHECKING:
     from .dialects.base import Dialect
+    from .executor import Executor
 
 __all__ = ["BlobMixin", "infer_type"]
 
@@ -64,7 +65,7 @@ class BlobMixin:
     """Methods of :class:`~mngs.db.database.Database`; see the module docstring."""
 
     _dialect: Dialect
-    _lock: Any
+    _ex: Executor
 
     if TYPE_CHECKING:
         from .database import Record
@@ -74,7 +75,6 @@ class BlobMixin:
         def create_table(self, table: str, columns: Mapping[str, str]) -> None: ...
         def insert(self, table: str, data: Mapping[str, Any]) -> Any: ...
         def select(self, table: str, *args: Any, **kwargs: Any) -> list[Record]: ...
-        def _primary_key(self, table: str) -> tuple[str, ...]: ...
 
     def store_blob(self, table: str, data: Mapping[str, Any]) -> Any:
         """Insert one row holding binary data (and any other values) and return its id.
@@ -89,7 +89,7 @@ class BlobMixin:
         """
         if not isinstance(data, Mapping) or not data:
             raise ArgumentError(f"store_blob into {table!r} needs a non-empty dict of column values")
-        with self._lock, self.transaction():
+        with self._ex.lock, self._ex.transaction():
             if not self.table_exists(table):
                 columns = {} if "id" in data else {"id": _AUTO_ID}
                 columns.update({name: infer_type(value, name) for name, value in data.items()})
@@ -117,8 +117,8 @@ class BlobMixin:
         if not isinstance(column, str):
             raise ArgumentError(f"get_blob takes one column name, not {type(column).__name__}")
         if order_by is None:
-            with self._lock:
-                order_by = list(self._primary_key(table)) or None
+            with self._ex.lock:
+                order_by = list(self._ex.primary_key(table)) or None
         rows = self.select(table, [column], where, params, order_by=order_by, limit=1)
         if not rows:
             return None

@@ -6,34 +6,27 @@ backend needs one), so the enclosing transaction stays usable. ``with db.transac
 when the block ends and rolls everything back and re-raises when it raises; nested blocks are
 savepoints.
 
-One connection per handle. A lock serialises threads; a transaction holds it from begin to end,
-so other threads wait for it rather than joining it.
+One connection per handle, owned by its :class:`~mngs.db.executor.Executor`, which runs every
+statement, enforces that policy, reconnects after a lost connection and holds the lock that
+serialises threads (a transaction holds it from begin to end, so other threads wait for it
+rather than joining it).
 """
 
 from __future__ import annotations
 
 import logging
-import re
-import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from itertools import groupby, islice, repeat
+from itertools import groupby, islice
 from operator import itemgetter
-from time import perf_counter
 from typing import Any
 
 from .backup import BackupMixin
 from .blobs import BlobMixin
 from .dialects.base import Dialect
-from .errors import (
-    ArgumentError,
-    ClosedError,
-    Error,
-    InterfaceError,
-    OperationalError,
-    ProgrammingError,
-    translate,
-)
+from .errors import ArgumentError, ClosedError, Error, InterfaceError, TransactionConflict
+from .executor import Executor, Rows, dicts, retry_delays
 from .maintenance import MaintenanceMixin
 from .schema import SchemaMixin
 from .search import SearchMixin
@@ -45,22 +38,7 @@ __all__ = ["Database", "Record", "Rows"]
 Record = dict[str, Any]
 
 _log = logging.getLogger("mngs.db")
-_DEBUG = logging.DEBUG
-_DDL = re.compile(r"\s*(create|alter|drop)\b", re.IGNORECASE)
 _CONFLICT_ACTIONS = (None, "ignore", "update")
-
-
-class Rows(list):  # type: ignore[type-arg]
-    """The rows of a statement as a list of dicts, with the affected-row count as ``rowcount``."""
-
-    def __init__(self, rows: Iterable[Record] = (), rowcount: int = -1) -> None:
-        super().__init__(rows)
-        self.rowcount = rowcount
-
-
-def _dicts(names: list[str], rows: Iterable[tuple]) -> list[Record]:
-    """Rows as plain dicts: the one row factory of the package."""
-    return list(map(dict, map(zip, repeat(names), rows)))
 
 
 _PLAIN_PARAMS = (list, tuple, dict)
@@ -131,31 +109,19 @@ class Database(SchemaMixin, TransferMixin, BackupMixin, MaintenanceMixin, BlobMi
 
     def __init__(self, dialect: Dialect) -> None:
         self._dialect = dialect
-        self._lock = threading.RLock()
-        self._depth = 0
-        self._cache: dict[Any, Any] = {}
-        self._select_cache: dict[tuple, str] = {}  # generated SELECT text by arguments
-        self._conn: Any = None
-        try:
-            self._conn = dialect.connect()
-        except dialect.driver_error as exc:
-            raise translate(exc, secrets=dialect.secrets(), cls=OperationalError) from exc
+        self._ex = Executor(dialect, type(self).__name__)
 
     # -- lifecycle ---------------------------------------------------------------------
     def close(self) -> None:
         """Close the connection, rolling back an unfinished transaction. Closing twice is fine."""
-        with self._lock:
-            if self._conn is None:
-                return
-            while self._depth:
-                self._end(commit=False)
-            conn, self._conn = self._conn, None
-            conn.close()
+        ex = self.__dict__.get("_ex")
+        if ex is not None:
+            ex.close()
 
     @property
     def closed(self) -> bool:
-        """True once :meth:`close` has been called."""
-        return self._conn is None
+        """True once :meth:`close` has been called (a lost connection is reopened, not closed)."""
+        return self._ex.closed
 
     def __enter__(self) -> Database:
         return self
@@ -164,224 +130,94 @@ class Database(SchemaMixin, TransferMixin, BackupMixin, MaintenanceMixin, BlobMi
         self.close()
 
     def __repr__(self) -> str:
-        state = " (closed)" if self._conn is None else ""
-        return f"<{type(self).__name__} {self._dialect.describe()}{state}>"
+        dialect = self.__dict__.get("_dialect")
+        where = dialect.describe() if dialect is not None else "(not connected)"
+        ex = self.__dict__.get("_ex")
+        state = " (closed)" if ex is None or ex.closed else ""
+        return f"<{type(self).__name__} {where}{state}>"
 
     @property
     def backend(self) -> str:
         """``"sqlite"`` or ``"postgresql"``."""
         return self._dialect.name
 
-    # -- the one place statements run --------------------------------------------------
-    def _run(
-        self,
-        sql: str,
-        params: Any = None,
-        *,
-        table: str | None = None,
-        columns: Sequence[str] | None = None,
-        prepared: bool = False,
-        many: bool = False,
-    ) -> Any:
-        """Execute one statement (or one statement for many rows) and return the cursor.
-
-        ``prepared`` means ``sql`` is already in the driver's placeholder style.
-        """
-        conn = self._conn
-        if conn is None:
-            raise ClosedError(f"{self!r} is closed")
-        if prepared:
-            stmt = sql
-        elif many:
-            stmt = self._dialect.prepare(sql, ())[0]
-        else:
-            stmt, params = self._dialect.prepare(sql, params)
-        debug = _log.isEnabledFor(_DEBUG)
-        start = perf_counter() if debug else 0.0
-        try:
-            if many:
-                cursor = conn.cursor()
-                cursor.executemany(stmt, params)
-            else:
-                cursor = conn.execute(stmt, params)
-        except (self._dialect.driver_error, UnicodeEncodeError) as exc:
-            rows = params if many else [params or ()]
-            raise self._error(exc, sql, table, columns, rows) from exc
-        if debug:
-            _log.debug("%.3f ms  %s", (perf_counter() - start) * 1000, " ".join(sql.split()))
-        return cursor
-
-    def _error(
-        self,
-        exc: BaseException,
-        sql: str,
-        table: str | None,
-        columns: Sequence[str] | None,
-        rows: Any,
-    ) -> Error:
-        column = None
-        if columns and isinstance(rows, Sequence):
-            column = self._dialect.blame_column(exc, columns, rows)
-        return translate(
-            exc,
-            sql=sql,
-            table=table,
-            column=column,
-            secrets=self._dialect.secrets(),
-            cls=self._dialect.classify(exc),
-        )
-
-    @contextmanager
-    def _translating(
-        self, sql: str, *, table: str | None = None, columns: Sequence[str] = (), rows: Any = ()
-    ) -> Iterator[None]:
-        """Log and translate errors of driver calls made directly (COPY, backups)."""
-        if self._conn is None:
-            raise ClosedError(f"{self!r} is closed")
-        start = perf_counter()
-        try:
-            yield
-        except (self._dialect.driver_error, UnicodeEncodeError) as exc:
-            raise self._error(exc, sql, table, columns, rows) from exc
-        _log.debug("%.3f ms  %s", (perf_counter() - start) * 1000, " ".join(sql.split()))
-
-    def _query(self, sql: str, params: Any = None) -> Rows:
-        """Run a statement and return its rows as dicts (no transaction handling)."""
-        cursor = self._run(sql, params)
-        return self._rows(cursor)
-
-    @staticmethod
-    def _rows(cursor: Any) -> Rows:
-        description = cursor.description
-        if description is None:
-            return Rows((), cursor.rowcount)
-        names = [d[0] for d in description]
-        return Rows(_dicts(names, cursor.fetchall()), cursor.rowcount)
-
-    def _statement(self, sql: str, params: Any, **context: Any) -> Any:
-        """Run one statement atomically under the transaction policy (a failed read inside a
-        PostgreSQL transaction must not abort it either); return the cursor.
-
-        Caller holds the lock."""
-        if self._depth and not self._dialect.statement_rollback_is_atomic:
-            with self.transaction():
-                return self._run(sql, params, **context)
-        return self._run(sql, params, **context)
-
-    def _invalidate(self) -> None:
-        """Forget cached schema facts (after DDL)."""
-        self._cache.clear()
-        self._select_cache.clear()
-
-    def _check_columns(self, table: str, names: Iterable[str]) -> None:
-        """Refuse unknown column names where the backend would not (SQLite reads an unknown
-        double-quoted name as a string literal). Uses cached column names: no query per call."""
-        if not self._dialect.quoted_unknown_is_literal:
-            return
-        key = ("columns", table)
-        known = self._cache.get(key)
-        if known is None:
-            with self._lock:
-                known = self._cache[key] = {c["name"] for c in self._dialect.get_columns(self, table)}
-        if known:  # a missing table is reported by the statement itself
-            for name in names:
-                if name not in known:
-                    quote(name, self._dialect.max_identifier_length)  # IdentifierError first
-                    raise ProgrammingError(f"no such column: {name!r} in table {table!r}")
-
     def _where(self, table: str, where: Where, params: Params) -> tuple[str, Params]:
         """The WHERE clause and its values, with a dict condition's columns checked."""
         if isinstance(where, Mapping):
-            self._check_columns(table, where)
+            self._ex.check_columns(table, where)
         condition, values = where_clause(where, params, self._dialect.max_identifier_length)
         _check_params(values)
         return condition, values
 
     # -- transactions ------------------------------------------------------------------
     @contextmanager
-    def transaction(self) -> Iterator[Database]:
+    def transaction(self, isolation: str | None = None) -> Iterator[Database]:
         """Run the block in a transaction (a savepoint when nested): commit when it ends,
         roll back and re-raise when it raises.
+
+        ``isolation`` is ``"read committed"`` (PostgreSQL's default), ``"repeatable read"`` or
+        ``"serializable"``; SQLite transactions are always serializable. To rerun a block that
+        lost a serialization conflict, use :meth:`run_transaction`.
 
         >>> with db.transaction():
         ...     db.insert("accounts", {"name": "Alice", "balance": 1000})
         """
-        self._begin()
-        try:
+        with self._ex.transaction(isolation, user=True):
             yield self
-        except BaseException:
-            self._end(commit=False)
-            raise
-        self._end(commit=True)
 
-    def begin_transaction(self) -> None:
+    def run_transaction(
+        self,
+        fn: Callable[[Database], Any],
+        *,
+        isolation: str | None = None,
+        attempts: int = 5,
+    ) -> Any:
+        """Call ``fn(db)`` in a transaction and return its result, rerunning the whole call
+        (with jittered backoff) when the database aborts it for a serialization failure or a
+        deadlock; after ``attempts`` tries :class:`~mngs.db.TransactionConflict` is raised.
+
+        ``fn`` may run more than once: keep effects outside the database out of it.
+
+        >>> def transfer(db):
+        ...     row = db.select("accounts", where={"id": 1}, for_update=True)[0]
+        ...     db.update("accounts", {"balance": row["balance"] - 10}, where={"id": 1})
+        >>> db.run_transaction(transfer, isolation="serializable")
+        """
+        if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
+            raise ArgumentError(f"attempts must be a positive int, not {attempts!r}")
+        if self._ex.in_transaction:
+            raise ArgumentError(
+                "run_transaction cannot run inside an open transaction: a conflict aborts the "
+                "outer transaction too, so only the outermost block can be rerun"
+            )
+        delays = retry_delays(attempts)
+        while True:
+            try:
+                with self.transaction(isolation):
+                    return fn(self)
+            except TransactionConflict as exc:
+                delay = next(delays, None)
+                if delay is None:
+                    raise TransactionConflict(f"{exc} (gave up after {attempts} attempts)") from exc
+                _log.info("transaction conflict (%s); rerunning in %.3f s", exc, delay)
+                time.sleep(delay)
+
+    def begin_transaction(self, isolation: str | None = None) -> None:
         """Open a transaction (a savepoint when one is open); end it with commit() or rollback()."""
-        self._begin()
+        self._ex.begin(isolation, user=True)
 
     def commit(self) -> None:
         """Commit the innermost open transaction; without one there is nothing to do."""
-        with self._lock:
-            if self._depth:
-                self._end(commit=True)
+        self._ex.commit()
 
     def rollback(self) -> None:
         """Roll back the innermost open transaction; without one there is nothing to do."""
-        with self._lock:
-            if self._depth:
-                self._end(commit=False)
+        self._ex.rollback()
 
     @property
     def in_transaction(self) -> bool:
         """True while a transaction opened through this handle is open."""
-        return self._depth > 0
-
-    def _begin(self) -> None:
-        self._lock.acquire()
-        try:
-            if self._depth == 0:
-                self._run(self._dialect.begin_sql)
-            else:
-                self._run(f"SAVEPOINT mngs_{self._depth}")
-        except BaseException:
-            self._lock.release()
-            raise
-        self._depth += 1
-
-    def _end(self, commit: bool) -> None:
-        depth = self._depth - 1
-        self._depth = depth
-        try:
-            if depth == 0:
-                self._finish(commit)
-            elif commit:
-                self._run(f"RELEASE SAVEPOINT mngs_{depth}")
-            else:
-                self._quietly(f"ROLLBACK TO SAVEPOINT mngs_{depth}")
-                self._quietly(f"RELEASE SAVEPOINT mngs_{depth}")
-        finally:
-            self._lock.release()
-
-    def _finish(self, commit: bool) -> None:
-        if not commit:
-            self._quietly("ROLLBACK")
-            return
-        if self._dialect.in_failed_transaction(self._conn):
-            self._quietly("ROLLBACK")
-            raise OperationalError(
-                "the transaction was aborted by an earlier error and has been rolled back"
-            )
-        try:
-            self._run("COMMIT")
-        except Error:
-            self._quietly("ROLLBACK")
-            raise
-
-    def _quietly(self, sql: str) -> None:
-        """Run a rollback step; a failure here must not hide the error being handled."""
-        try:
-            self._run(sql)
-        except Error as exc:
-            _log.warning("%s failed: %s", sql, exc)
+        return self._ex.in_transaction
 
     # -- statements --------------------------------------------------------------------
     def execute(self, sql: str, params: Params = None) -> Rows:
@@ -394,18 +230,14 @@ class Database(SchemaMixin, TransferMixin, BackupMixin, MaintenanceMixin, BlobMi
         [{'id': 1, 'name': 'Alice'}]
         """
         _check_params(params)
-        with self._lock:
-            rows = self._rows(self._statement(sql, params))
-        if _DDL.match(sql):
-            self._invalidate()
-        return rows
+        return self._ex.execute(sql, params)
 
     def executemany(self, sql: str, seq_of_params: Iterable[Params]) -> int:
         """Run one statement for each parameter set, atomically; return the rows affected."""
-        with self._lock, self.transaction():
+        with self._ex.lock, self._ex.transaction():
             total = 0
             for batch in self._batches(seq_of_params, None):
-                cursor = self._run(sql, batch, many=True)
+                cursor = self._ex.run(sql, batch, many=True)
                 total += max(cursor.rowcount, 0)
         return total
 
@@ -443,23 +275,23 @@ class Database(SchemaMixin, TransferMixin, BackupMixin, MaintenanceMixin, BlobMi
             limit,
             offset,
         )
-        sql = self._select_cache.get(key)
+        sql = self._ex.select_cache.get(key)
         if sql is None:
             if condition is where:
                 condition = where_clause(where, params)[0]
             elif where_key[0] == "=":
                 condition = self._where(table, where, params)[0]
             if columns:
-                self._check_columns(table, columns)
+                self._ex.check_columns(table, columns)
             n = self._dialect.max_identifier_length
             names = quote_all(columns, n) if columns else "*"
             sql = (
                 f"SELECT {names} FROM {quote(table, n)}{condition}{order_clause(order_by, n)}"
                 f"{limit_clause(limit, offset, self._dialect.unlimited)}"
             )
-            if len(self._select_cache) > 1000:
-                self._select_cache.clear()
-            self._select_cache[key] = sql
+            if len(self._ex.select_cache) > 1000:
+                self._ex.select_cache.clear()
+            self._ex.select_cache[key] = sql
         return sql, values
 
     def select(
@@ -471,23 +303,31 @@ class Database(SchemaMixin, TransferMixin, BackupMixin, MaintenanceMixin, BlobMi
         order_by: str | Sequence[str] | None = None,
         limit: int | None = None,
         offset: int | None = None,
+        *,
+        for_update: bool = False,
     ) -> list[Record]:
         """Return the matching rows as dicts in column order.
 
         ``where`` is SQL text with ``?``/``:name`` placeholders bound to ``params``, or a dict
-        of column → value.
+        of column → value. ``for_update=True`` (inside a transaction) locks the rows until it
+        ends, for read-modify-write: ``SELECT … FOR UPDATE`` on PostgreSQL; on SQLite the
+        transaction already holds the database's write lock, so it adds nothing.
 
         >>> db.select("users", columns=["name"], where="score > ?", params=[80], limit=10)
         [{'name': 'Alice Smith'}]
         """
         sql, values = self._select_sql(table, columns, where, params, order_by, limit, offset)
-        with self._lock:
-            if self._depth:
-                cursor = self._statement(sql, values, table=table)
-            else:
-                cursor = self._run(sql, values, table=table)
+        if for_update:
+            if not self._ex.in_transaction:
+                raise ArgumentError(
+                    f"select(..., for_update=True) on {table!r} locks rows until the transaction "
+                    "ends: call it inside `with db.transaction():`"
+                )
+            sql += self._dialect.for_update_sql
+        with self._ex.lock:
+            cursor = self._ex.run(sql, values, table=table)
             names = [d[0] for d in cursor.description]
-            return _dicts(names, cursor.fetchall())
+            return dicts(names, cursor.fetchall())
 
     def select_iter(
         self,
@@ -514,51 +354,19 @@ class Database(SchemaMixin, TransferMixin, BackupMixin, MaintenanceMixin, BlobMi
         """Yield the rows of a query as dicts in constant memory (a server-side cursor on
         PostgreSQL). The handle stays locked to this thread until the iteration ends."""
         _check_params(params)
-        size = batch_size or self._dialect.stream_size
-        with self._lock:
-            if self._conn is None:
-                raise ClosedError(f"{self!r} is closed")
-            stmt, bound = self._dialect.prepare(sql, params)
-            use_transaction = self._dialect.stream_needs_transaction
-            if use_transaction:
-                self._begin()
-            completed = False
-            try:
-                chunks = self._dialect.stream(self._conn, stmt, bound, size)
-                while True:
-                    try:
-                        names, rows = next(chunks)
-                    except StopIteration:
-                        break
-                    except self._dialect.driver_error as exc:
-                        raise self._error(exc, sql, None, None, None) from exc
-                    yield from _dicts(names, rows)
-                completed = True
-            except GeneratorExit:
-                completed = True  # the caller stopped early: that is not a failure
-                raise
-            finally:
-                if use_transaction:
-                    self._end(commit=completed)
+        return self._ex.stream(sql, params, batch_size or self._dialect.stream_size)
 
     def count(self, table: str, where: Where = None, params: Params = None) -> int:
         """Return the number of rows matching ``where`` (all rows when None)."""
         n = self._dialect.max_identifier_length
         condition, values = self._where(table, where, params)
-        with self._lock:
-            cursor = self._statement(
+        with self._ex.lock:
+            cursor = self._ex.run(
                 f"SELECT COUNT(*) FROM {quote(table, n)}{condition}", values, table=table
             )
             return int(cursor.fetchone()[0])
 
     # -- writing -----------------------------------------------------------------------
-    def _primary_key(self, table: str) -> tuple[str, ...]:
-        key = ("pk", table)
-        pk = self._cache.get(key)
-        if pk is None:
-            pk = self._cache[key] = self._dialect.primary_key(self, table)
-        return pk
-
     def insert(self, table: str, data: Mapping[str, Any]) -> Any:
         """Insert one row and return its primary key (the rowid on SQLite tables without a
         single-column key; None on PostgreSQL ones). Missing columns get their defaults.
@@ -570,19 +378,19 @@ class Database(SchemaMixin, TransferMixin, BackupMixin, MaintenanceMixin, BlobMi
             raise ArgumentError(f"data for table {table!r} must be a dict, not {type(data).__name__}")
         n = self._dialect.max_identifier_length
         columns = list(data)
-        with self._lock:
-            pk = self._primary_key(table)
+        with self._ex.lock:
+            pk = self._ex.primary_key(table)
             sql = self._insert_sql(table, columns, n)
             if len(pk) == 1:
                 sql += f" RETURNING {quote(pk[0], n)}"
             try:
-                cursor = self._statement(sql, list(data.values()), table=table, columns=columns)
+                cursor = self._ex.run(sql, list(data.values()), table=table, columns=columns)
             except Error:
-                self._cache.pop(("pk", table), None)  # the table may not have existed yet
+                self._ex.cache.pop(("pk", table), None)  # the table may not have existed yet
                 raise
             new_id = cursor.fetchall()[0][0] if len(pk) == 1 else self._dialect.last_rowid(cursor)
             if pk and pk[0] in data:
-                self._dialect.after_explicit_keys(self, table, columns)
+                self._dialect.after_explicit_keys(self._ex, table, columns)
         return new_id
 
     def insert_many(
@@ -609,9 +417,9 @@ class Database(SchemaMixin, TransferMixin, BackupMixin, MaintenanceMixin, BlobMi
         if isinstance(records, Mapping):
             raise ArgumentError("insert_many takes an iterable of dicts; use insert for one dict")
         target: Sequence[str] = ()
-        with self._lock, self.transaction():
+        with self._ex.lock, self._ex.transaction():
             if on_conflict == "update" or conflict_columns:
-                target = tuple(conflict_columns or self._primary_key(table))
+                target = tuple(conflict_columns or self._ex.primary_key(table))
                 if not target:
                     raise ArgumentError(
                         f"table {table!r} has no primary key: pass conflict_columns for on_conflict"
@@ -625,7 +433,7 @@ class Database(SchemaMixin, TransferMixin, BackupMixin, MaintenanceMixin, BlobMi
                     # consumes them. In a savepoint: should records differ after all (or a value
                     # fail), it is undone and the batch redone below, record by record kind.
                     try:
-                        with self.transaction():
+                        with self._ex.transaction():
                             rows = map(_getter(columns), batch)
                             total += self._bulk_write(table, columns, rows, on_conflict, target)
                         written.update(columns)
@@ -635,8 +443,8 @@ class Database(SchemaMixin, TransferMixin, BackupMixin, MaintenanceMixin, BlobMi
                 for columns, rows in _keyed_groups(batch, table):
                     written.update(columns)
                     total += self._bulk_write(table, columns, rows, on_conflict, target)
-            if written.intersection(self._primary_key(table)):
-                self._dialect.after_explicit_keys(self, table, sorted(written))
+            if written.intersection(self._ex.primary_key(table)):
+                self._dialect.after_explicit_keys(self._ex, table, sorted(written))
         return total
 
     def _bulk_write(
@@ -648,11 +456,11 @@ class Database(SchemaMixin, TransferMixin, BackupMixin, MaintenanceMixin, BlobMi
         target: Sequence[str],
     ) -> int:
         """Write value tuples for ``columns`` by the dialect's bulk path, else executemany."""
-        count = self._dialect.bulk_insert(self, table, columns, rows, on_conflict, target)
+        count = self._dialect.bulk_insert(self._ex, table, columns, rows, on_conflict, target)
         if count is None:
             n = self._dialect.max_identifier_length
             sql = self._insert_sql(table, columns, n) + conflict_clause(columns, on_conflict, target, n)
-            count = max(self._run(sql, rows, table=table, columns=columns, many=True).rowcount, 0)
+            count = max(self._ex.run(sql, rows, table=table, columns=columns, many=True).rowcount, 0)
         return count
 
     def _insert_sql(self, table: str, columns: Sequence[str], n: int | None) -> str:
@@ -716,8 +524,8 @@ class Database(SchemaMixin, TransferMixin, BackupMixin, MaintenanceMixin, BlobMi
             sets = ", ".join(f"{quote(c, n)} = ?" for c in columns)
             bound = [*data.values(), *(values or ())]
         sql = f"UPDATE {quote(table, n)} SET {sets}{condition}"
-        with self._lock:
-            cursor = self._statement(sql, bound, table=table, columns=columns)
+        with self._ex.lock:
+            cursor = self._ex.run(sql, bound, table=table, columns=columns)
             return cursor.rowcount
 
     def delete(
@@ -734,8 +542,8 @@ class Database(SchemaMixin, TransferMixin, BackupMixin, MaintenanceMixin, BlobMi
         _check_params(params)
         n = self._dialect.max_identifier_length
         condition, values = self._where(table, where, params)
-        with self._lock:
-            cursor = self._statement(f"DELETE FROM {quote(table, n)}{condition}", values, table=table)
+        with self._ex.lock:
+            cursor = self._ex.run(f"DELETE FROM {quote(table, n)}{condition}", values, table=table)
             return cursor.rowcount
 
     def update_many(
@@ -764,19 +572,19 @@ class Database(SchemaMixin, TransferMixin, BackupMixin, MaintenanceMixin, BlobMi
             return [*(c for c in columns if c not in keys), *keys]
 
         total = 0
-        with self._lock, self.transaction():
+        with self._ex.lock, self._ex.transaction():
             for batch in self._batches(records, batch_size):
                 for order, rows in _keyed_groups(batch, table, arrange):
                     sets = order[: len(order) - len(keys)]
                     if not sets:
                         continue
-                    count = self._dialect.bulk_update(self, table, sets, keys, rows)
+                    count = self._dialect.bulk_update(self._ex, table, sets, keys, rows)
                     if count is None:
                         sql = (
                             f"UPDATE {quote(table, n)} SET "
                             f"{', '.join(f'{quote(c, n)} = ?' for c in sets)} WHERE {condition}"
                         )
-                        cursor = self._run(sql, rows, table=table, columns=order, many=True)
+                        cursor = self._ex.run(sql, rows, table=table, columns=order, many=True)
                         count = max(cursor.rowcount, 0)
                     total += count
         return total

@@ -72,13 +72,13 @@ def _delete_duplicates(
     dialect = db._dialect
     n = dialect.max_identifier_length
     quote(table, n)
-    with db._lock:
+    with db._ex.lock:
         info = db.get_columns(table)  # raises for a missing table
         names = [c["name"] for c in info]
         compared = _compared_columns(db, table, names, columns)
         types = {c["name"]: c["type"] or "" for c in info}
         partition = ", ".join(dialect.comparable(quote(c, n), types[c]) for c in compared)
-        key = list(db._primary_key(table))
+        key = list(db._ex.primary_key(table))
         if key:
             ids = quote_all(key, n)
         else:
@@ -101,7 +101,7 @@ def _delete_duplicates(
             f"FROM {quote(table, n)}"
         )
         if dry_run:
-            cursor = db._run(
+            cursor = db._ex.run(
                 f"SELECT COUNT(*) FROM ({ranked}) AS d WHERE d.{_RANK} > 1", None, table=table
             )
             return int(cursor.fetchone()[0])
@@ -110,8 +110,8 @@ def _delete_duplicates(
             f"DELETE FROM {quote(table, n)} WHERE {target} IN "
             f"(SELECT {', '.join(aliases)} FROM ({ranked}) AS d WHERE d.{_RANK} > 1)"
         )
-        with db.transaction():
-            return int(db._run(sql, None, table=table).rowcount)
+        with db._ex.transaction():
+            return int(db._ex.run(sql, None, table=table).rowcount)
 
 
 def _compared_columns(
@@ -119,7 +119,7 @@ def _compared_columns(
 ) -> list[str]:
     """The columns that decide equality, validated against the table's columns."""
     if columns is None:
-        generated = db._dialect.generated_key(db, table)
+        generated = db._dialect.generated_key(db._ex, table)
         compared = [c for c in names if c != generated]
         return compared or names
     if isinstance(columns, str):

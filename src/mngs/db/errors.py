@@ -9,6 +9,9 @@ The tree follows DB-API 2.0 (PEP 249), so code written against any driver reads 
         └── DatabaseError
             ├── DataError              a value does not fit (NUL in text, unsupported type, ...)
             ├── OperationalError       connection lost, database locked, disk full, ...
+            │   ├── ConnectionLostError  the connection died under a call (reconnects next call)
+            │   ├── TransactionConflict  serialization failure or deadlock: rerun the transaction
+            │   └── ReadOnlyError        a write on a read-only handle or server
             ├── IntegrityError         unique, foreign key, not null, check constraint
             ├── InternalError
             ├── ProgrammingError       bad SQL, missing table or column, wrong parameters
@@ -26,6 +29,7 @@ from __future__ import annotations
 __all__ = [
     "ArgumentError",
     "ClosedError",
+    "ConnectionLostError",
     "DataError",
     "DatabaseError",
     "Error",
@@ -36,6 +40,8 @@ __all__ = [
     "NotSupportedError",
     "OperationalError",
     "ProgrammingError",
+    "ReadOnlyError",
+    "TransactionConflict",
     "Warning",
     "translate",
 ]
@@ -69,6 +75,21 @@ class DataError(DatabaseError):
 
 class OperationalError(DatabaseError):
     """The database could not carry out the operation: connection, locks, disk, ..."""
+
+
+class ConnectionLostError(OperationalError):
+    """The connection died under a call. Outside a transaction the next call reconnects; a
+    write that was sent may or may not have taken effect (it is never sent twice). Inside a
+    transaction, the transaction is gone and none of it was committed."""
+
+
+class TransactionConflict(OperationalError):
+    """The database aborted the transaction to keep it serializable (SQLSTATE 40001) or to
+    break a deadlock (40P01); running it again may succeed (see ``db.run_transaction``)."""
+
+
+class ReadOnlyError(OperationalError):
+    """A write was refused because the handle or the server is read-only."""
 
 
 class IntegrityError(DatabaseError):

@@ -80,9 +80,9 @@ class Inspector:
         >>> inspector.get_primary_keys("users")
         ['id']
         """
-        with self.db._lock:
+        with self.db._ex.lock:
             self._check(table)
-            return list(self.db._dialect.primary_key(self.db, table))
+            return list(self.db._dialect.primary_key(self.db._ex, table))
 
     def get_foreign_keys(self, table: str) -> list[ForeignKeyInfo]:
         """The foreign keys of ``table``: columns, referred_table, referred_columns,
@@ -91,13 +91,13 @@ class Inspector:
         >>> inspector.get_foreign_keys("orders")[0]["referred_table"]
         'users'
         """
-        with self.db._lock:
+        with self.db._ex.lock:
             self._check(table)
-            return self.db._dialect.get_foreign_keys(self.db, table)
+            return self.db._dialect.get_foreign_keys(self.db._ex, table)
 
     def get_indexes(self, table: str) -> list[IndexInfo]:
         """Each index of ``table``: name, columns, unique, primary."""
-        with self.db._lock:
+        with self.db._ex.lock:
             self._check(table)
             return self.db.list_indexes(table)
 
@@ -111,20 +111,20 @@ class Inspector:
         >>> print(inspector.get_create_table_sql("experiments"))
         CREATE TABLE "experiments" (...)
         """
-        with self.db._lock:
+        with self.db._ex.lock:
             self._check(table)
-            return self.db._dialect.create_table_sql(self.db, table)
+            return self.db._dialect.create_table_sql(self.db._ex, table)
 
     def get_schema(self) -> dict[str, dict[str, Any]]:
         """Everything at once: table → {columns, primary_key, foreign_keys, indexes}."""
-        with self.db._lock:
+        with self.db._ex.lock:
             dialect = self.db._dialect
             return {
                 table: {
-                    "columns": dialect.get_columns(self.db, table),
-                    "primary_key": list(dialect.primary_key(self.db, table)),
-                    "foreign_keys": dialect.get_foreign_keys(self.db, table),
-                    "indexes": dialect.list_indexes(self.db, table),
+                    "columns": dialect.get_columns(self.db._ex, table),
+                    "primary_key": list(dialect.primary_key(self.db._ex, table)),
+                    "foreign_keys": dialect.get_foreign_keys(self.db._ex, table),
+                    "indexes": dialect.list_indexes(self.db._ex, table),
                 }
                 for table in self.db.list_tables()
             }

@@ -11,8 +11,8 @@ from .errors import OperationalError, ProgrammingError
 from .sql import quote, quote_all
 
 if TYPE_CHECKING:
-    from .database import Rows
     from .dialects.base import Dialect
+    from .executor import Executor
     from .reflection import ColumnInfo
 
 __all__ = ["MaintenanceMixin", "human_size"]
@@ -76,13 +76,10 @@ class MaintenanceMixin:
     """Methods of :class:`~mngs.db.database.Database`; see the module docstring."""
 
     _dialect: Dialect
-    _lock: Any
+    _ex: Executor
 
     if TYPE_CHECKING:
 
-        def _run(self, sql: str, params: Any = None, **context: Any) -> Any: ...
-        def _query(self, sql: str, params: Any = None) -> Rows: ...
-        def _primary_key(self, table: str) -> tuple[str, ...]: ...
         def transaction(self) -> Any: ...
         def list_tables(self) -> list[str]: ...
         def get_columns(self, table: str) -> list[ColumnInfo]: ...
@@ -113,14 +110,16 @@ class MaintenanceMixin:
 
         >>> db.vacuum()
         """
-        with self._lock:
+        with self._ex.lock:
             if self.in_transaction:
                 raise OperationalError(
                     "vacuum() cannot run inside a transaction (the database refuses VACUUM in a "
                     "transaction block); call it after the `with db.transaction():` block ends"
                 )
             tables = self._tables_for(table)
-            self._dialect.vacuum(self, tables)
+            self._dialect.vacuum(self._ex, tables)
+            if self._dialect.vacuum_renumbers_rows:
+                self.rebuild_search()
 
     def analyze(self, table: str | None = None) -> None:
         """Refresh the statistics the query planner uses: ``ANALYZE`` of ``table``, or of
@@ -129,9 +128,9 @@ class MaintenanceMixin:
         >>> db.analyze("users")
         """
         n = self._dialect.max_identifier_length
-        with self._lock, self.transaction():
+        with self._ex.lock, self._ex.transaction():
             for name in self._tables_for(table):
-                self._run(f"ANALYZE {quote(name, n)}", None, table=name)
+                self._ex.run(f"ANALYZE {quote(name, n)}", None, table=name)
 
     def get_stats(self) -> dict[str, Any]:
         """Return facts about the database as a dict.
@@ -148,11 +147,11 @@ class MaintenanceMixin:
         >>> db.get_stats()["table_count"]
         2
         """
-        with self._lock:
+        with self._ex.lock:
             tables = self.list_tables()
             rows = {t: self.count(t) for t in tables}
             index_count = sum(len(self.list_indexes(t)) for t in tables)
-            extra = self._dialect.database_stats(self, tables)
+            extra = self._dialect.database_stats(self._ex, tables)
         size = int(extra.pop("size"))
         return {
             "backend": self.backend,
@@ -173,7 +172,7 @@ class MaintenanceMixin:
         >>> print(db.summary)
         """
         n = self._dialect.max_identifier_length
-        with self._lock:
+        with self._ex.lock:
             stats = self.get_stats()
             lines = [
                 f"{type(self).__name__} {self._dialect.describe()}: "
@@ -198,9 +197,9 @@ class MaintenanceMixin:
                 if not count:
                     continue
                 shown = [c["name"] for c in columns[:_SUMMARY_COLUMNS]]
-                pk = self._primary_key(table)
+                pk = self._ex.primary_key(table)
                 order = f" ORDER BY {quote_all(pk, n)}" if pk else ""
-                first = self._query(
+                first = self._ex.query(
                     f"SELECT {quote_all(shown, n)} FROM {quote(table, n)}{order} "
                     f"LIMIT {_SUMMARY_ROWS}"
                 )

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .errors import ArgumentError, IdentifierError, ProgrammingError
 from .reflection import ColumnInfo, IndexInfo
-from .sql import quote, quote_all
+from .sql import index_name, quote, quote_all
 
 if TYPE_CHECKING:
     from .dialects.base import Dialect
+    from .executor import Executor
 
 __all__ = ["SchemaMixin"]
 
@@ -39,15 +39,11 @@ class SchemaMixin:
     every backend (see :mod:`mngs.db.reflection`)."""
 
     _dialect: Dialect
-    _lock: Any
+    _ex: Executor
 
     if TYPE_CHECKING:
         from .database import Rows
 
-        def _run(self, sql: str, params: Any = None, **context: Any) -> Any: ...
-        def _query(self, sql: str, params: Any = None) -> Rows: ...
-        def _invalidate(self) -> None: ...
-        def _check_columns(self, table: str, names: Any) -> None: ...
         def transaction(self) -> Any: ...
 
     def _quote(self, name: str) -> str:
@@ -65,12 +61,12 @@ class SchemaMixin:
                 )
 
     def _ddl(self, sql: str, table: str) -> None:
-        with self._lock:
+        with self._ex.lock:
             try:
-                with self.transaction():
-                    self._run(sql, None, table=table)
+                with self._ex.transaction():
+                    self._ex.run(sql, None, table=table)
             finally:
-                self._invalidate()
+                self._ex.invalidate()
 
     # -- tables ------------------------------------------------------------------------
     def create_table(
@@ -141,8 +137,8 @@ class SchemaMixin:
 
     def list_tables(self) -> list[str]:
         """Names of the tables (in the current schema on PostgreSQL), sorted."""
-        with self._lock:
-            return self._dialect.list_tables(self)
+        with self._ex.lock:
+            return self._dialect.list_tables(self._ex)
 
     def table_exists(self, table: str) -> bool:
         """True when ``table`` exists."""
@@ -151,8 +147,8 @@ class SchemaMixin:
     def get_columns(self, table: str) -> list[ColumnInfo]:
         """Describe each column: name, type, nullable, default and primary_key."""
         self._quote(table)
-        with self._lock:
-            columns = self._dialect.get_columns(self, table)
+        with self._ex.lock:
+            columns = self._dialect.get_columns(self._ex, table)
         if not columns:
             raise ProgrammingError(f"no such table: {table!r}")
         return columns
@@ -178,22 +174,14 @@ class SchemaMixin:
         self._quote(column)
         if column not in {c["name"] for c in self.get_columns(table)}:
             raise ProgrammingError(f"table {table!r} has no column {column!r}")
-        with self._lock:
+        with self._ex.lock:
             try:
-                with self.transaction():
-                    self._dialect.drop_column(self, table, column)
+                with self._ex.transaction():
+                    self._dialect.drop_column(self._ex, table, column)
             finally:
-                self._invalidate()
+                self._ex.invalidate()
 
     # -- indexes -----------------------------------------------------------------------
-    def _index_name(self, table: str, columns: Sequence[str]) -> str:
-        name = "_".join(["idx", table, *columns])
-        limit = self._dialect.max_identifier_length
-        if limit is not None and len(name.encode()) > limit:
-            digest = hashlib.sha1(name.encode()).hexdigest()[:8]
-            name = name.encode()[: limit - 9].decode("utf-8", "ignore") + "_" + digest
-        return name
-
     def create_index(
         self,
         table: str,
@@ -212,8 +200,8 @@ class SchemaMixin:
         cols = _names(columns)
         if not cols:
             raise ArgumentError(f"create_index on {table!r} needs at least one column")
-        self._check_columns(table, cols)
-        name = name or self._index_name(table, cols)
+        self._ex.check_columns(table, cols)
+        name = name or index_name(table, cols, self._dialect.max_identifier_length)
         sql = (
             f"CREATE {'UNIQUE ' if unique else ''}INDEX{' IF NOT EXISTS' if if_not_exists else ''} "
             f"{self._quote(name)} ON {self._quote(table)} ({quote_all(cols)})"
@@ -233,5 +221,5 @@ class SchemaMixin:
     def list_indexes(self, table: str) -> list[IndexInfo]:
         """Describe each index of ``table``: name, columns, unique, primary."""
         self._quote(table)
-        with self._lock:
-            return self._dialect.list_indexes(self, table)
+        with self._ex.lock:
+            return self._dialect.list_indexes(self._ex, table)

@@ -32,6 +32,7 @@ from .sql import Params, Where, limit_clause, quote, quote_all, where_clause
 
 if TYPE_CHECKING:
     from .dialects.base import Dialect
+    from .executor import Executor
 
 __all__ = ["SearchMixin"]
 
@@ -43,15 +44,11 @@ class SearchMixin:
     """Methods of :class:`~mngs.db.database.Database`; see the module docstring."""
 
     _dialect: Dialect
-    _lock: Any
+    _ex: Executor
 
     if TYPE_CHECKING:
         from .database import Record, Rows
 
-        def _run(self, sql: str, params: Any = None, **context: Any) -> Any: ...
-        def _rows(self, cursor: Any) -> Rows: ...
-        def _invalidate(self) -> None: ...
-        def _primary_key(self, table: str) -> tuple[str, ...]: ...
         def transaction(self) -> Any: ...
         def get_columns(self, table: str) -> Any: ...
 
@@ -78,12 +75,12 @@ class SearchMixin:
         missing = [c for c in names if c not in existing]
         if missing:
             raise ProgrammingError(f"table {table!r} has no column(s) {missing} to search")
-        with self._lock:
+        with self._ex.lock:
             try:
-                with self.transaction():
-                    self._dialect.enable_search(self, table, names, language.lower())
+                with self._ex.transaction():
+                    self._dialect.enable_search(self._ex, table, names, language.lower())
             finally:
-                self._invalidate()
+                self._ex.invalidate()
 
     def disable_search(self, table: str) -> None:
         """Remove what :meth:`enable_search` created for ``table`` (no error when nothing was).
@@ -91,12 +88,12 @@ class SearchMixin:
         >>> db.disable_search("articles")
         """
         quote(table, self._dialect.max_identifier_length)
-        with self._lock:
+        with self._ex.lock:
             try:
-                with self.transaction():
-                    self._dialect.disable_search(self, table)
+                with self._ex.transaction():
+                    self._dialect.disable_search(self._ex, table)
             finally:
-                self._invalidate()
+                self._ex.invalidate()
 
     def rebuild_search(self, table: str | None = None) -> list[str]:
         """Re-index every row of ``table`` (of every searchable table when None) and return the
@@ -106,20 +103,20 @@ class SearchMixin:
         >>> db.rebuild_search()
         ['articles']
         """
-        with self._lock, self.transaction():
-            searchable = self._dialect.searchable_tables(self)
+        with self._ex.lock, self._ex.transaction():
+            searchable = self._dialect.searchable_tables(self._ex)
             if table is not None:
                 if table not in searchable:
                     raise ProgrammingError(f"table {table!r} is not searchable")
                 searchable = [table]
             for name in searchable:
-                self._dialect.rebuild_search(self, name)
+                self._dialect.rebuild_search(self._ex, name)
         return searchable
 
     def searchable_tables(self) -> list[str]:
         """The tables :meth:`enable_search` has made searchable, sorted."""
-        with self._lock:
-            return self._dialect.searchable_tables(self)
+        with self._ex.lock:
+            return self._dialect.searchable_tables(self._ex)
 
     def search(
         self,
@@ -159,9 +156,8 @@ class SearchMixin:
             isinstance(values, (str, bytes)) or not isinstance(values, Sequence)
         ):
             raise ArgumentError(f"params must be a list/tuple or a dict, not {type(values).__name__}")
-        with self._lock:
-            parts = self._dialect.search_parts(
-                self, table, query, f":{_QUERY_NAME}" if named else "?"
+        with self._ex.lock:
+            parts = self._dialect.search_parts(self._ex, table, query, f":{_QUERY_NAME}" if named else "?"
             )
             if parts is None or not any(ch.isalnum() for ch in query):
                 return []
@@ -170,13 +166,13 @@ class SearchMixin:
             if condition and match:
                 conditions[1] = f"({conditions[1]})"
             filters = f" WHERE {' AND '.join(conditions)}" if conditions else ""
-            order = "".join(f", {name}.{quote(k, n)}" for k in self._primary_key(table))
+            order = "".join(f", {name}.{quote(k, n)}" for k in self._ex.primary_key(table))
             sql = (
                 f"SELECT {selected}, {rank_sql} AS _mngs_rank {from_sql}{filters} "
                 f"ORDER BY _mngs_rank DESC{order}{limits}"
             )
             bound: Any = {**values, _QUERY_NAME: value} if named else [value, *(values or ())]
-            rows = self._rows(self._run(sql, bound, table=table))
+            rows = self._ex.rows(self._ex.run(sql, bound, table=table))
         for row in rows:
             score = row.pop("_mngs_rank")
             if rank_key in row:

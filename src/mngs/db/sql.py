@@ -7,6 +7,7 @@ placeholders; a dialect translates them once per distinct statement where its dr
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
@@ -175,3 +176,13 @@ def conflict_clause(
         return on + " DO NOTHING"
     sets = ", ".join(f"{quote(c, max_length)} = excluded.{quote(c, max_length)}" for c in updates)
     return on + " DO UPDATE SET " + sets
+
+
+def index_name(table: str, columns: Sequence[str], limit: int | None = None) -> str:
+    """The default index name ``idx_<table>_<col>…``, shortened with a digest past ``limit``
+    bytes."""
+    name = "_".join(["idx", table, *columns])
+    if limit is not None and len(name.encode()) > limit:
+        digest = hashlib.sha1(name.encode()).hexdigest()[:8]
+        name = name.encode()[: limit - 9].decode("utf-8", "ignore") + "_" + digest
+    return name

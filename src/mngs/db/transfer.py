@@ -27,6 +27,7 @@ from .sql import Params, Where, quote, quote_all
 
 if TYPE_CHECKING:
     from .dialects.base import Dialect
+    from .executor import Executor
 
 __all__ = ["TransferMixin"]
 
@@ -99,17 +100,13 @@ class TransferMixin:
     format is described in :mod:`mngs.db.csvformat`."""
 
     _dialect: Dialect
-    _lock: Any
-    _conn: Any
+    _ex: Executor
 
     if TYPE_CHECKING:
         from .reflection import ColumnInfo
 
-        def _run(self, sql: str, params: Any = None, **context: Any) -> Any: ...
-        def _translating(self, sql: str, **context: Any) -> Any: ...
         def _select_sql(self, *args: Any) -> tuple[str, Params]: ...
         def _insert_sql(self, *args: Any) -> str: ...
-        def _primary_key(self, table: str) -> tuple[str, ...]: ...
         def _batches(self, records: Iterable[Any], batch_size: int | None) -> Iterator[list[Any]]: ...
         def transaction(self) -> Any: ...
         def table_exists(self, table: str) -> bool: ...
@@ -218,8 +215,8 @@ class TransferMixin:
                 write(data)
                 bar.update(len(data))
 
-            with self._lock:
-                count = self._dialect.copy_csv_out(self, sql, params, sink, delimiter)
+            with self._ex.lock:
+                count = self._dialect.copy_csv_out(self._ex, sql, params, sink, delimiter)
                 if count is None:
                     count = self._write_csv_rows(sql, params, sink, delimiter, json_columns, stored)
         return count
@@ -250,7 +247,7 @@ class TransferMixin:
                 sink(writer.rows(rows).encode("utf-8"))
                 count += len(rows)
         if writer is None:  # no rows: the names come from the statement's description
-            cursor = self._run(f"SELECT * FROM ({sql}\n) AS mngs_q LIMIT 0", params)
+            cursor = self._ex.run(f"SELECT * FROM ({sql}\n) AS mngs_q LIMIT 0", params)
             sink(CsvWriter([d[0] for d in cursor.description], delimiter).header.encode("utf-8"))
         return count
 
@@ -258,8 +255,8 @@ class TransferMixin:
         """``(names, rows)`` chunks of a query in bounded memory; the caller holds the lock."""
         stmt, bound = self._dialect.prepare(sql, params)
         use_transaction = self._dialect.stream_needs_transaction
-        with self.transaction() if use_transaction else nullcontext(), self._translating(sql):
-            yield from self._dialect.stream(self._conn, stmt, bound, size)
+        with self._ex.transaction() if use_transaction else nullcontext(), self._ex.translating(sql):
+            yield from self._dialect.stream(self._ex.conn, stmt, bound, size)
 
     # -- CSV import --------------------------------------------------------------------
     def import_from_csv(
@@ -298,7 +295,7 @@ class TransferMixin:
         n = self._dialect.max_identifier_length
         for name in header:
             quote(name, n)
-        with self._lock, self.transaction():
+        with self._ex.lock, self._ex.transaction():
             if self.table_exists(table):
                 declared = {c["name"]: c["type"] for c in self.get_columns(table)}
                 unknown = [name for name in header if name not in declared]
@@ -316,13 +313,14 @@ class TransferMixin:
                 raise ProgrammingError(f"no such table: {table!r} (pass create=True to create it)")
             with _progress(progress, source.size - source.data_start, "import") as bar:
                 try:
-                    count = self._dialect.copy_csv_in(self, table, header, source.utf8_chunks(bar), delimiter)
+                    chunks = source.utf8_chunks(bar)
+                    count = self._dialect.copy_csv_in(self._ex, table, header, chunks, delimiter)
                 except Error as exc:
                     raise self._located(exc, source, offset=1) from exc.__cause__ or exc
                 if count is None:
                     count = self._insert_csv(table, source, declared, batch_size, bar)
-            if set(header).intersection(self._primary_key(table)):
-                self._dialect.after_explicit_keys(self, table, header)
+            if set(header).intersection(self._ex.primary_key(table)):
+                self._dialect.after_explicit_keys(self._ex, table, header)
         return count
 
     def _located(self, exc: Error, source: CsvFile, offset: int) -> Error:
@@ -357,7 +355,7 @@ class TransferMixin:
             for i, parse, declared_type in parsers:
                 columns[i] = parse_column(source, columns[i], parse, declared_type, first, i)
             try:
-                with self.transaction():
+                with self._ex.transaction():
                     total += insert(columns)
             except (Error, OverflowError) as exc:
                 rows = list(zip(*columns))
@@ -378,10 +376,10 @@ class TransferMixin:
         and error of the first row that fails."""
         found: tuple[int, Exception] | None = None
         try:
-            with self.transaction():
+            with self._ex.transaction():
                 for line, row in enumerate(rows, start=first):
                     try:
-                        self._run(sql, row, table=table, columns=header)
+                        self._ex.run(sql, row, table=table, columns=header)
                     except (Error, OverflowError) as exc:
                         found = (line, exc)
                         break
@@ -419,7 +417,7 @@ class TransferMixin:
             if columns is not None or where is not None:
                 raise ArgumentError("columns and where apply to a table name, not to a query")
             sql, values, table = table_or_query.strip().rstrip(";"), params, None
-        with self._lock, _gc_paused():
+        with self._ex.lock, _gc_paused():
             frame = self._read_frame(pd, sql, values, table)
         if index_col is not None:
             frame = frame.set_index(index_col)
@@ -440,7 +438,7 @@ class TransferMixin:
                     if first is None:  # no rows: the names come from the statement's description
                         return build_frame(pd, self._result_names(sql, params), [])
                     return build_frame(pd, first[0], _regroup(first[1], chunks, _FRAME_ROWS))
-        cursor = self._run(sql, params, table=table)
+        cursor = self._ex.run(sql, params, table=table)
         if cursor.description is None:
             raise ArgumentError("to_dataframe needs a statement that returns rows")
         names = [d[0] for d in cursor.description]
@@ -448,7 +446,7 @@ class TransferMixin:
 
     def _result_names(self, sql: str, params: Params) -> list[str]:
         """The column names of a query (run with LIMIT 0)."""
-        cursor = self._run(f"SELECT * FROM ({sql}\n) AS mngs_q LIMIT 0", params)
+        cursor = self._ex.run(f"SELECT * FROM ({sql}\n) AS mngs_q LIMIT 0", params)
         return [d[0] for d in cursor.description]
 
     def _names_table(self, text: Any) -> bool:
@@ -510,7 +508,7 @@ class TransferMixin:
                 values = [column_values(np, s.iloc[start : start + size], k) for s, k in zip(series, kinds)]
                 yield list(zip(*values))
 
-        with self._lock, self.transaction():
+        with self._ex.lock, self._ex.transaction():
             exists = self.table_exists(table)
             if exists and if_exists == "fail":
                 raise ProgrammingError(
@@ -541,16 +539,16 @@ class TransferMixin:
         for rows in batches:
             if not rows:
                 continue
-            copied = self._dialect.bulk_insert(self, table, columns, rows, None, ())
+            copied = self._dialect.bulk_insert(self._ex, table, columns, rows, None, ())
             if copied is None:
                 try:
-                    cursor = self._run(sql, rows, table=table, columns=columns, many=True)
+                    cursor = self._ex.run(sql, rows, table=table, columns=columns, many=True)
                 except OverflowError as exc:
                     raise DataError(f"a value for table {table!r} is out of range: {exc}") from exc
                 copied = max(cursor.rowcount, 0)
             total += copied
-        if set(columns).intersection(self._primary_key(table)):
-            self._dialect.after_explicit_keys(self, table, columns)
+        if set(columns).intersection(self._ex.primary_key(table)):
+            self._dialect.after_explicit_keys(self._ex, table, columns)
         return total
 
 
@@ -579,7 +577,7 @@ class _MultiInsert:
         self.one_row = db._insert_sql(table, header, n)
         self.head = f"INSERT INTO {quote(table, n)} ({quote_all(header, n)}) VALUES "
         self.row = "(" + ", ".join("?" * self.width) + ")"
-        limit = db._dialect.parameter_limit(db._conn)
+        limit = db._dialect.parameter_limit(db._ex.conn)
         self.per = max(1, min(_VALUES_ROWS, limit // max(self.width, 1)))
         self.many = self._sql(self.per)
 
@@ -595,7 +593,7 @@ class _MultiInsert:
         step = self.per * width
         full = count // self.per * step
         done = 0
-        run, context = self.db._run, {"table": self.table, "columns": self.header}
+        run, context = self.db._ex.run, {"table": self.table, "columns": self.header}
         if full:
             chunks = (values[j : j + step] for j in range(0, full, step))
             done += max(run(self.many, chunks, many=True, **context).rowcount, 0)

@@ -16,7 +16,7 @@ from ..reflection import ColumnInfo, ForeignKeyInfo, IndexInfo
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from ..database import Database
+    from ..executor import Executor
 
 __all__ = ["Dialect"]
 
@@ -40,6 +40,8 @@ class Dialect:
     #: True when an unknown double-quoted name is read as a string literal instead of an error
     #: (SQLite's legacy quirk): column names are then checked against the schema first.
     quoted_unknown_is_literal: ClassVar[bool] = False
+    #: What ``select(..., for_update=True)`` appends to the statement.
+    for_update_sql: ClassVar[str] = " FOR UPDATE"
     #: How LIMIT spells "no limit" (needed for an OFFSET without LIMIT).
     unlimited: ClassVar[str] = "ALL"
     #: Rows per batch in bulk writes: bounds memory for inputs of any length.
@@ -78,6 +80,30 @@ class Dialect:
         """True when the open transaction can only be rolled back."""
         return False
 
+    def is_alive(self, conn: Any) -> bool:
+        """False when ``conn`` is known to be dead, checked cheaply before each statement."""
+        return True
+
+    def fault(self, exc: BaseException, conn: Any) -> str | None:
+        """What a driver error means for the executor: ``"lost"`` (the connection died),
+        ``"busy"`` (the database was locked and nothing was done), ``"unprepared"`` (a
+        pooler lost a prepared statement; nothing was done), or None for an ordinary error."""
+        return None
+
+    def retry_busy(self, sql: str, depth: int) -> bool:
+        """True when a statement refused as busy may be sent again."""
+        return False
+
+    def busy_timeout(self) -> float:
+        """Seconds to keep retrying a statement refused as busy."""
+        return 0.0
+
+    def begin_statement(self, isolation: str | None) -> str:
+        """The statement opening a transaction at ``isolation`` (None: the default)."""
+        if isolation is None:
+            return self.begin_sql
+        return f"BEGIN ISOLATION LEVEL {isolation.upper()}"
+
     # -- statements --------------------------------------------------------------------
     def classify(self, exc: BaseException) -> type[Error] | None:
         """Our error class for ``exc`` where the driver's DB-API class is misleading: a value
@@ -108,7 +134,7 @@ class Dialect:
 
     def bulk_insert(
         self,
-        db: Database,
+        ex: Executor,
         table: str,
         columns: Sequence[str],
         rows: Sequence[tuple],
@@ -120,7 +146,7 @@ class Dialect:
         return None
 
     def bulk_update(
-        self, db: Database, table: str, sets: Sequence[str], keys: Sequence[str], rows: Sequence[tuple]
+        self, ex: Executor, table: str, sets: Sequence[str], keys: Sequence[str], rows: Sequence[tuple]
     ) -> int | None:
         """Update rows given as ``(sets…, keys…)`` tuples faster than executemany; or None."""
         return None
@@ -145,48 +171,50 @@ class Dialect:
                     return column
         return None
 
-    def after_explicit_keys(self, db: Database, table: str, columns: Sequence[str]) -> None:
+    def after_explicit_keys(self, ex: Executor, table: str, columns: Sequence[str]) -> None:
         """Called after rows were written with the given columns (sequence repair hook)."""
 
     # -- reflection --------------------------------------------------------------------
-    def list_tables(self, db: Database) -> list[str]:
+    def list_tables(self, ex: Executor) -> list[str]:
         raise NotImplementedError
 
-    def get_columns(self, db: Database, table: str) -> list[ColumnInfo]:
+    def get_columns(self, ex: Executor, table: str) -> list[ColumnInfo]:
         raise NotImplementedError
 
-    def primary_key(self, db: Database, table: str) -> tuple[str, ...]:
+    def primary_key(self, ex: Executor, table: str) -> tuple[str, ...]:
         """The primary key columns in key order (empty when there is none)."""
         raise NotImplementedError
 
-    def list_indexes(self, db: Database, table: str) -> list[IndexInfo]:
+    def list_indexes(self, ex: Executor, table: str) -> list[IndexInfo]:
         raise NotImplementedError
 
-    def get_foreign_keys(self, db: Database, table: str) -> list[ForeignKeyInfo]:
+    def get_foreign_keys(self, ex: Executor, table: str) -> list[ForeignKeyInfo]:
         raise NotImplementedError
 
-    def drop_column(self, db: Database, table: str, column: str) -> None:
+    def drop_column(self, ex: Executor, table: str, column: str) -> None:
         """Drop a column keeping the data (``ALTER TABLE … DROP COLUMN`` where it exists)."""
         from ..sql import quote
 
         n = self.max_identifier_length
-        db._run(f"ALTER TABLE {quote(table, n)} DROP COLUMN {quote(column, n)}", None, table=table)
+        ex.run(f"ALTER TABLE {quote(table, n)} DROP COLUMN {quote(column, n)}", None, table=table)
 
     # -- maintenance -------------------------------------------------------------------
     #: Names of the pseudo-column that identifies a row in tables without a primary key, in
     #: order of preference (the first one that is not a real column of the table is used).
     row_identities: ClassVar[Sequence[str]] = ()
+    #: True when VACUUM may renumber row identities (full-text indexes are rebuilt after it).
+    vacuum_renumbers_rows: ClassVar[bool] = False
 
-    def vacuum(self, db: Database, tables: Sequence[str]) -> None:
+    def vacuum(self, ex: Executor, tables: Sequence[str]) -> None:
         """Reclaim space in ``tables`` (the backend may do the whole database); the caller
         has checked that no transaction is open."""
         raise NotImplementedError
 
-    def database_stats(self, db: Database, tables: Sequence[str]) -> dict[str, Any]:
+    def database_stats(self, ex: Executor, tables: Sequence[str]) -> dict[str, Any]:
         """``size`` in bytes plus backend-specific facts for ``get_stats()``."""
         raise NotImplementedError
 
-    def generated_key(self, db: Database, table: str) -> str | None:
+    def generated_key(self, ex: Executor, table: str) -> str | None:
         """The single primary key column whose values the database generates, if any."""
         raise NotImplementedError
 
@@ -196,30 +224,30 @@ class Dialect:
         return column_sql
 
     # -- inspection --------------------------------------------------------------------
-    def create_table_sql(self, db: Database, table: str) -> str:
+    def create_table_sql(self, ex: Executor, table: str) -> str:
         """A ``CREATE TABLE`` statement that recreates ``table`` (without its indexes)."""
         raise NotImplementedError
 
     # -- search ------------------------------------------------------------------------
-    def enable_search(self, db: Database, table: str, columns: Sequence[str], language: str) -> None:
+    def enable_search(self, ex: Executor, table: str, columns: Sequence[str], language: str) -> None:
         """Make ``table`` searchable on ``columns``, replacing an earlier setup. The caller has
         checked the names and the language's spelling, and runs this in a transaction."""
         raise NotImplementedError
 
-    def disable_search(self, db: Database, table: str) -> None:
+    def disable_search(self, ex: Executor, table: str) -> None:
         """Remove what :meth:`enable_search` created; nothing to do when there is none."""
         raise NotImplementedError
 
-    def rebuild_search(self, db: Database, table: str) -> None:
+    def rebuild_search(self, ex: Executor, table: str) -> None:
         """Index every row of a searchable table afresh."""
         raise NotImplementedError
 
-    def searchable_tables(self, db: Database) -> list[str]:
+    def searchable_tables(self, ex: Executor) -> list[str]:
         """The tables :meth:`enable_search` has made searchable, sorted."""
         raise NotImplementedError
 
     def search_parts(
-        self, db: Database, table: str, query: str, placeholder: str
+        self, ex: Executor, table: str, query: str, placeholder: str
     ) -> tuple[str, str | None, str, Any] | None:
         """The backend's part of a ranked search of ``table``: ``(from_sql, condition,
         rank_sql, value)``, where ``from_sql`` binds ``value`` (the query in the backend's
@@ -234,21 +262,21 @@ class Dialect:
     #: does not end with one of these is truncated and is refused.
     dump_trailers: ClassVar[tuple[str, ...]] = ("-- mngs.db dump complete",)
 
-    def dump_facts(self, db: Database) -> dict[str, Any]:
+    def dump_facts(self, ex: Executor) -> dict[str, Any]:
         """Facts recorded in a dump's header line, checked again on restore."""
         return {}
 
-    def backup(self, db: Database, path: Path, *, table: str | None, text: bool) -> None:
+    def backup(self, ex: Executor, path: Path, *, table: str | None, text: bool) -> None:
         """Append a SQL dump of the database (or of ``table``) to ``path`` (which holds the
         header line) when ``text``; otherwise write a binary copy to the empty file ``path``."""
         raise NotImplementedError
 
-    def restore_dump(self, db: Database, path: Path, facts: dict[str, Any]) -> None:
+    def restore_dump(self, ex: Executor, path: Path, facts: dict[str, Any]) -> None:
         """Run the checked SQL dump at ``path`` inside the open transaction, replacing what
         it contains (everything, when ``facts["scope"] == "database"``)."""
         raise NotImplementedError
 
-    def restore_copy(self, db: Database, path: Path) -> None:
+    def restore_copy(self, ex: Executor, path: Path) -> None:
         """Replace the database with the binary copy at ``path``, all-or-nothing."""
         raise NotSupportedError(
             f"{path} is a SQLite database file; a {self.name} database restores SQL dumps only"
@@ -263,14 +291,14 @@ class Dialect:
     }  # fmt: skip
 
     def copy_csv_in(
-        self, db: Database, table: str, columns: Sequence[str], chunks: Iterator[bytes], delimiter: str
+        self, ex: Executor, table: str, columns: Sequence[str], chunks: Iterator[bytes], delimiter: str
     ) -> int | None:
         """Load CSV records (UTF-8 blocks after the header) into ``columns`` with the database's
         own CSV loader; return the rows loaded, or None when there is none (nothing consumed)."""
         return None
 
     def copy_csv_out(
-        self, db: Database, sql: str, params: Any, write: Callable[[bytes], Any], delimiter: str
+        self, ex: Executor, sql: str, params: Any, write: Callable[[bytes], Any], delimiter: str
     ) -> int | None:
         """Write a query's result as CSV with a header (UTF-8 blocks to ``write``) with the
         database's own CSV writer; return the rows written, or None when there is none."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import os
 import re
+import select
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator, Sequence
@@ -18,19 +19,34 @@ from ..errors import (
     NotSupportedError,
     OperationalError,
     ProgrammingError,
+    ReadOnlyError,
+    TransactionConflict,
 )
 from ..placeholders import to_pyformat
 from ..reflection import ColumnInfo, ForeignKeyInfo, IndexInfo
-from ..sql import conflict_clause, quote, quote_all
+from ..sql import conflict_clause, index_name, quote, quote_all
 from .base import Dialect
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from ..database import Database
+    from ..executor import Executor
 
 __all__ = ["PostgreSQLDialect"]
 
+#: libpq parameters given a default unless the DSN (or the environment variable) sets them:
+#: a bounded connect, and TCP keepalives so that a server that vanished is noticed in about a
+#: minute instead of the kernel's two hours.
+_CONNECT_DEFAULTS = (
+    ("connect_timeout", "PGCONNECT_TIMEOUT", "10"),
+    ("keepalives", None, "1"),
+    ("keepalives_idle", None, "30"),
+    ("keepalives_interval", None, "10"),
+    ("keepalives_count", None, "3"),
+    ("tcp_user_timeout", None, "60000"),
+)
+#: SQLSTATEs meaning the server ended the connection (shutdown, crash, terminated backend).
+_LOST_STATES = frozenset({"57P01", "57P02", "57P03"})
 _ACTIONS = {"a": "NO ACTION", "r": "RESTRICT", "c": "CASCADE", "n": "SET NULL", "d": "SET DEFAULT"}
 _cursor_ids = itertools.count(1)
 _stage_ids = itertools.count(1)
@@ -107,7 +123,15 @@ class PostgreSQLDialect(Dialect):
         (r"^\s*real\b", "DOUBLE PRECISION"),  # SQLite's REAL is 8 bytes; PostgreSQL's is 4
     )
 
-    def __init__(self, dsn: str | None = None, **params: Any) -> None:
+    def __init__(
+        self,
+        dsn: str | None = None,
+        *,
+        statement_timeout: float | None = None,
+        read_only: bool = False,
+        prepare_threshold: int | None | str = "auto",
+        **params: Any,
+    ) -> None:
         super().__init__()
         import psycopg
         from psycopg.conninfo import conninfo_to_dict, make_conninfo
@@ -115,18 +139,46 @@ class PostgreSQLDialect(Dialect):
         self._psycopg = psycopg
         self.driver_error = psycopg.Error
         given = {k: v for k, v in params.items() if v is not None}
-        self._conninfo = make_conninfo(dsn or "", **given)
-        password = conninfo_to_dict(self._conninfo).get("password")
-        self._secrets = tuple(
-            str(p) for p in (password, os.environ.get("PGPASSWORD")) if p
-        )
+        conninfo = conninfo_to_dict(make_conninfo(dsn or "", **given))
+        for key, env, default in _CONNECT_DEFAULTS:
+            if key not in conninfo and (env is None or env not in os.environ):
+                conninfo[key] = default
+        settings = []
+        if statement_timeout is not None:
+            if isinstance(statement_timeout, bool) or not isinstance(statement_timeout, (int, float)):
+                raise ArgumentError(f"statement_timeout must be seconds, not {statement_timeout!r}")
+            if statement_timeout <= 0:
+                raise ArgumentError("statement_timeout must be > 0 seconds (None: no limit)")
+            settings.append(f"-c statement_timeout={max(1, round(statement_timeout * 1000))}")
+        if read_only:
+            settings.append("-c default_transaction_read_only=on")
+        if settings:
+            conninfo["options"] = " ".join([str(conninfo.get("options") or ""), *settings]).strip()
+        self._conninfo = make_conninfo("", **conninfo)
+        self.read_only = bool(read_only)
+        if prepare_threshold != "auto" and prepare_threshold is not None and (
+            isinstance(prepare_threshold, bool) or not isinstance(prepare_threshold, int)
+        ):
+            raise ArgumentError(
+                f"prepare_threshold must be 'auto', None or an int, not {prepare_threshold!r}"
+            )
+        #: psycopg's: after how many runs a statement is prepared; None never. "auto" keeps
+        #: psycopg's default until a pooler is seen losing prepared statements, then None.
+        self.prepare_threshold = prepare_threshold
+        password = conninfo.get("password")
+        self._secrets = tuple(str(p) for p in (password, os.environ.get("PGPASSWORD")) if p)
         self._info = "?"
 
     def connect(self) -> Any:
-        conn = self._psycopg.connect(self._conninfo, autocommit=True)
+        kwargs: dict[str, Any] = {}
+        if self.prepare_threshold != "auto":
+            kwargs["prepare_threshold"] = self.prepare_threshold
+        conn = self._psycopg.connect(self._conninfo, autocommit=True, **kwargs)
         codecs.register_postgresql(conn)
         info = conn.info
         self._info = f"{info.user}@{info.host}:{info.port}/{info.dbname}"
+        if self.read_only:
+            self._info += " (read-only)"
         return conn
 
     def describe(self) -> str:
@@ -134,6 +186,45 @@ class PostgreSQLDialect(Dialect):
 
     def secrets(self) -> tuple[str, ...]:
         return self._secrets
+
+    def is_alive(self, conn: Any) -> bool:
+        """Cheap: the socket of an idle connection has something to read only when the server
+        spoke first — a notice, or (almost always) its goodbye when it shut down or the backend
+        was terminated. Read it: if that reveals the end of the connection, it is dead."""
+        if conn.closed or conn.broken:
+            return False
+        pgconn = conn.pgconn
+        try:
+            for _ in range(2):
+                if not select.select([pgconn.socket], (), (), 0)[0]:
+                    return True
+                pgconn.consume_input()
+                if pgconn.status != self._psycopg.pq.ConnStatus.OK:
+                    return False
+        except (OSError, ValueError, self._psycopg.Error):
+            return False
+        return True
+
+    def fault(self, exc: BaseException, conn: Any) -> str | None:
+        sqlstate = getattr(exc, "sqlstate", None)
+        if conn.closed or conn.broken or sqlstate in _LOST_STATES or (sqlstate or "").startswith("08"):
+            return "lost"
+        if sqlstate in ("26000", "42P05") and "prepared statement" in str(exc):
+            # A pooler in transaction mode (pgbouncer) hands each transaction another server
+            # connection, where psycopg's prepared statements do not exist: stop preparing.
+            if self.prepare_threshold == "auto":
+                self.prepare_threshold = None
+            conn.prepare_threshold = None
+            return "unprepared"
+        return None
+
+    def classify(self, exc: BaseException) -> type[Error] | None:
+        sqlstate = getattr(exc, "sqlstate", None)
+        if sqlstate in ("40001", "40P01"):
+            return TransactionConflict
+        if sqlstate == "25006":
+            return ReadOnlyError
+        return super().classify(exc)
 
     def in_failed_transaction(self, conn: Any) -> bool:
         return conn.info.transaction_status == self._psycopg.pq.TransactionStatus.INERROR
@@ -156,7 +247,7 @@ class PostgreSQLDialect(Dialect):
 
     def bulk_insert(
         self,
-        db: Database,
+        ex: Executor,
         table: str,
         columns: Sequence[str],
         rows: Sequence[tuple],
@@ -168,32 +259,32 @@ class PostgreSQLDialect(Dialect):
         if not columns:
             return None
         if on_conflict is None:
-            return self._copy(db, quote(table, 63), table, columns, rows)
-        stage = self._stage(db, table, columns, rows)
+            return self._copy(ex, quote(table, 63), table, columns, rows)
+        stage = self._stage(ex, table, columns, rows)
         names = quote_all(columns, 63)
         insert = f"INSERT INTO {quote(table, 63)} ({names}) "
         tail = conflict_clause(columns, on_conflict, target, 63)
         if on_conflict == "update" and target and set(target) <= set(columns):
             try:
-                with db.transaction():  # a savepoint, for the retry below
-                    count = db._run(f"{insert}SELECT {names} FROM {stage}{tail}", None, table=table).rowcount
+                with ex.transaction():  # a savepoint, for the retry below
+                    count = ex.run(f"{insert}SELECT {names} FROM {stage}{tail}", None, table=table).rowcount
             except ProgrammingError as exc:
                 if getattr(exc.__cause__, "sqlstate", None) != "21000":
                     raise
                 # One key twice in the rows ("cannot affect row a second time"): the last wins.
                 keys = quote_all(target, 63)
                 source = f"SELECT DISTINCT ON ({keys}) {names} FROM {stage} ORDER BY {keys}, ctid DESC"
-                count = db._run(f"{insert}{source}{tail}", None, table=table).rowcount
+                count = ex.run(f"{insert}{source}{tail}", None, table=table).rowcount
         else:
-            count = db._run(f"{insert}SELECT {names} FROM {stage}{tail}", None, table=table).rowcount
-        db._run(f"DROP TABLE {stage}", None, table=table)
+            count = ex.run(f"{insert}SELECT {names} FROM {stage}{tail}", None, table=table).rowcount
+        ex.run(f"DROP TABLE {stage}", None, table=table)
         return int(count)
 
     def bulk_update(
-        self, db: Database, table: str, sets: Sequence[str], keys: Sequence[str], rows: Sequence[tuple]
+        self, ex: Executor, table: str, sets: Sequence[str], keys: Sequence[str], rows: Sequence[tuple]
     ) -> int | None:
         """COPY ``(sets…, keys…)`` rows into a staging table, then one ``UPDATE … FROM``."""
-        stage = self._stage(db, table, [*sets, *keys], rows)
+        stage = self._stage(ex, table, [*sets, *keys], rows)
         key_list = quote_all(keys, 63)
         assignments = ", ".join(f"{quote(c, 63)} = s.{quote(c, 63)}" for c in sets)
         match = " AND ".join(f"t.{quote(k, 63)} = s.{quote(k, 63)}" for k in keys)
@@ -202,65 +293,65 @@ class PostgreSQLDialect(Dialect):
             f"(SELECT DISTINCT ON ({key_list}) * FROM {stage} ORDER BY {key_list}, ctid DESC) AS s "
             f"WHERE {match}"
         )
-        count = db._run(sql, None, table=table).rowcount
-        db._run(f"DROP TABLE {stage}", None, table=table)
+        count = ex.run(sql, None, table=table).rowcount
+        ex.run(f"DROP TABLE {stage}", None, table=table)
         return int(count)
 
-    def _stage(self, db: Database, table: str, columns: Sequence[str], rows: Sequence[tuple]) -> str:
+    def _stage(self, ex: Executor, table: str, columns: Sequence[str], rows: Sequence[tuple]) -> str:
         """A temporary table shaped like ``table``'s ``columns`` (no constraints), holding rows."""
         stage = quote(f"_mngs_stage_{next(_stage_ids)}", 63)
-        db._run(
+        ex.run(
             f"CREATE TEMP TABLE {stage} ON COMMIT DROP AS "
             f"SELECT {quote_all(columns, 63)} FROM {quote(table, 63)} WITH NO DATA",
             None,
             table=table,
         )
-        self._copy(db, stage, table, columns, rows)
+        self._copy(ex, stage, table, columns, rows)
         return stage
 
     def _copy(
-        self, db: Database, target: str, table: str, columns: Sequence[str], rows: Sequence[tuple]
+        self, ex: Executor, target: str, table: str, columns: Sequence[str], rows: Sequence[tuple]
     ) -> int:
         sql = f"COPY {target} ({quote_all(columns, 63)}) FROM STDIN"
-        with db._translating(sql, table=table, columns=columns, rows=rows):
-            with db._conn.cursor() as cursor:
+        with ex.translating(sql, table=table, columns=columns, rows=rows):
+            with ex.conn.cursor() as cursor:
                 with cursor.copy(sql) as copy:
                     write = copy.write_row
                     for row in rows:
                         write(row)
                 return int(cursor.rowcount)
 
-    def after_explicit_keys(self, db: Database, table: str, columns: Sequence[str]) -> None:
+    def after_explicit_keys(self, ex: Executor, table: str, columns: Sequence[str]) -> None:
         """Move each serial/identity sequence past the largest value written explicitly."""
-        for column, sequence in self._sequences(db, table).items():
+        for column, sequence in self._sequences(ex, table).items():
             if column in columns:
                 sql = _SETVAL_SQL.format(col=quote(column, 63), table=quote(table, 63))
-                db._run(sql, [sequence, sequence], table=table, prepared=True)
+                ex.run(sql, [sequence, sequence], table=table, prepared=True)
 
-    def _sequences(self, db: Database, table: str) -> dict[str, str]:
+    def _sequences(self, ex: Executor, table: str) -> dict[str, str]:
         """Column → sequence for the table's serial and identity columns (cached)."""
         key = ("sequences", table)
-        if key not in db._cache:
-            rows = db._run(_SEQUENCES_SQL, [quote(table, 63)] * 2, table=table, prepared=True)
-            db._cache[key] = dict(rows.fetchall())
-        return db._cache[key]
+        if key not in ex.cache:
+            rows = ex.run(_SEQUENCES_SQL, [quote(table, 63)] * 2, table=table, prepared=True)
+            ex.cache[key] = dict(rows.fetchall())
+        return ex.cache[key]
 
     # -- reflection --------------------------------------------------------------------
-    def list_tables(self, db: Database) -> list[str]:
-        rows = db._query(
+    def list_tables(self, ex: Executor) -> list[str]:
+        rows = ex.query(
             "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename"
         )
         return [r["tablename"] for r in rows]
 
-    def get_columns(self, db: Database, table: str) -> list[ColumnInfo]:
-        rows = db._run(_COLUMNS_SQL, [quote(table, 63)], table=table, prepared=True).fetchall()
+    def get_columns(self, ex: Executor, table: str) -> list[ColumnInfo]:
+        rows = ex.run(_COLUMNS_SQL, [quote(table, 63)], table=table, prepared=True).fetchall()
         return [
             ColumnInfo(name=r[0], type=r[1], nullable=r[2], default=r[3], primary_key=r[4])
             for r in rows
         ]
 
-    def primary_key(self, db: Database, table: str) -> tuple[str, ...]:
-        rows = db._query(
+    def primary_key(self, ex: Executor, table: str) -> tuple[str, ...]:
+        rows = ex.query(
             "SELECT a.attname AS name FROM pg_index i "
             "JOIN unnest(i.indkey) WITH ORDINALITY AS k(num, ord) ON true "
             "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.num "
@@ -269,12 +360,12 @@ class PostgreSQLDialect(Dialect):
         )
         return tuple(r["name"] for r in rows)
 
-    def list_indexes(self, db: Database, table: str) -> list[IndexInfo]:
-        rows = db._run(_INDEXES_SQL, [quote(table, 63)], table=table, prepared=True).fetchall()
+    def list_indexes(self, ex: Executor, table: str) -> list[IndexInfo]:
+        rows = ex.run(_INDEXES_SQL, [quote(table, 63)], table=table, prepared=True).fetchall()
         return [IndexInfo(name=r[0], unique=r[1], primary=r[2], columns=list(r[3])) for r in rows]
 
-    def get_foreign_keys(self, db: Database, table: str) -> list[ForeignKeyInfo]:
-        rows = db._run(_FOREIGN_KEYS_SQL, [quote(table, 63)], table=table, prepared=True).fetchall()
+    def get_foreign_keys(self, ex: Executor, table: str) -> list[ForeignKeyInfo]:
+        rows = ex.run(_FOREIGN_KEYS_SQL, [quote(table, 63)], table=table, prepared=True).fetchall()
         return [
             ForeignKeyInfo(
                 name=r[0],
@@ -290,13 +381,13 @@ class PostgreSQLDialect(Dialect):
     # -- maintenance -------------------------------------------------------------------
     row_identities = ("ctid",)  # a system column: no user column can take the name
 
-    def vacuum(self, db: Database, tables: Sequence[str]) -> None:
+    def vacuum(self, ex: Executor, tables: Sequence[str]) -> None:
         """``VACUUM`` the given tables only (not every schema of the database)."""
         if tables:
-            db._run(f"VACUUM {quote_all(tables, 63)}")
+            ex.run(f"VACUUM {quote_all(tables, 63)}")
 
-    def database_stats(self, db: Database, tables: Sequence[str]) -> dict[str, Any]:
-        row = db._query(
+    def database_stats(self, ex: Executor, tables: Sequence[str]) -> dict[str, Any]:
+        row = ex.query(
             "SELECT pg_database_size(current_database()) AS size, current_database() AS database, "
             "current_schema() AS schema, "
             "(SELECT COALESCE(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
@@ -307,10 +398,10 @@ class PostgreSQLDialect(Dialect):
         row["tables_size"] = int(row["tables_size"])
         return row
 
-    def generated_key(self, db: Database, table: str) -> str | None:
+    def generated_key(self, ex: Executor, table: str) -> str | None:
         """A single-column primary key that is ``SERIAL`` or an identity column."""
-        pk = self.primary_key(db, table)
-        if len(pk) == 1 and pk[0] in self._sequences(db, table):
+        pk = self.primary_key(ex, table)
+        if len(pk) == 1 and pk[0] in self._sequences(ex, table):
             return pk[0]
         return None
 
@@ -329,14 +420,14 @@ class PostgreSQLDialect(Dialect):
         return column_sql
 
     # -- inspection --------------------------------------------------------------------
-    def create_table_sql(self, db: Database, table: str) -> str:
+    def create_table_sql(self, ex: Executor, table: str) -> str:
         """Rebuilt from the catalogs (PostgreSQL keeps no CREATE text): columns with their
         types, collations, defaults, serial/identity/generated status and NOT NULL, then the
         primary key, unique, check, exclusion and foreign key constraints. Constraint names
         PostgreSQL generated (``<table>_pkey``, ``<table>_<col>_key``, …) are left out, so the
         statement also works under another table name."""
         name = quote(table, 63)
-        columns = db._query(
+        columns = ex.query(
             "SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, "
             "a.attnotnull AS notnull, a.attidentity AS identity, a.attgenerated AS generated, "
             "pg_get_expr(d.adbin, d.adrelid) AS expr, "
@@ -357,7 +448,7 @@ class PostgreSQLDialect(Dialect):
             from ..errors import ProgrammingError
 
             raise ProgrammingError(f"no such table: {table!r}")
-        constraints = db._query(
+        constraints = ex.query(
             "SELECT conname AS name, pg_get_constraintdef(oid, true) AS definition "
             "FROM pg_constraint WHERE conrelid = to_regclass(?) AND contype IN ('p','u','c','x','f') "
             "ORDER BY position(contype IN 'pucxf'), conname",
@@ -389,7 +480,7 @@ class PostgreSQLDialect(Dialect):
             )
             prefix = "" if generated else f"CONSTRAINT {quote(con['name'], 63)} "
             parts.append(prefix + con["definition"])
-        persistence = db._query("SELECT relpersistence FROM pg_class WHERE oid = to_regclass(?)", [name])
+        persistence = ex.query("SELECT relpersistence FROM pg_class WHERE oid = to_regclass(?)", [name])
         unlogged = " UNLOGGED" if persistence[0]["relpersistence"] == "u" else ""
         body = ",\n    ".join(parts)
         return f"CREATE{unlogged} TABLE {name} (\n    {body}\n)"
@@ -398,10 +489,10 @@ class PostgreSQLDialect(Dialect):
     #: The comment that marks a GIN index made by enable_search; the language follows it.
     search_note = "mngs.db search index: "
 
-    def _search_index(self, db: Database, table: str) -> tuple[str, str, str] | None:
+    def _search_index(self, ex: Executor, table: str) -> tuple[str, str, str] | None:
         """(name, tsvector expression, language) of the table's search index, if any. The
         expression is the server's own rendering, so a query repeating it uses the index."""
-        rows = db._query(
+        rows = ex.query(
             "SELECT c.relname AS name, pg_get_expr(i.indexprs, i.indrelid) AS expr, "
             "obj_description(c.oid, 'pg_class') AS note "
             "FROM pg_index AS i JOIN pg_class AS c ON c.oid = i.indexrelid "
@@ -416,37 +507,37 @@ class PostgreSQLDialect(Dialect):
                 return r["name"], r["expr"], language
         return None
 
-    def enable_search(self, db: Database, table: str, columns: Sequence[str], language: str) -> None:
+    def enable_search(self, ex: Executor, table: str, columns: Sequence[str], language: str) -> None:
         """A GIN index on ``to_tsvector(language, col1 || ' ' || col2 …)``, marked by a comment."""
         from ..errors import ArgumentError
 
-        known = db._query("SELECT cfgname FROM pg_ts_config WHERE pg_ts_config_is_visible(oid)")
+        known = ex.query("SELECT cfgname FROM pg_ts_config WHERE pg_ts_config_is_visible(oid)")
         languages = sorted(r["cfgname"] for r in known)
         if language not in languages:
             raise ArgumentError(f"unknown search language {language!r}; use one of {languages}")
-        self.disable_search(db, table)
-        name = quote(db._index_name(table, ["fts"]), 63)
+        self.disable_search(ex, table)
+        name = quote(index_name(table, ["fts"], 63), 63)
         document = " || ' ' || ".join(f"COALESCE({quote(c, 63)}::text, '')" for c in columns)
-        db._run(
+        ex.run(
             f"CREATE INDEX {name} ON {quote(table, 63)} "
             f"USING gin (to_tsvector('{language}'::regconfig, {document}))",
             None,
             table=table,
         )
-        db._run(f"COMMENT ON INDEX {name} IS '{self.search_note}{language}'", None, table=table)
+        ex.run(f"COMMENT ON INDEX {name} IS '{self.search_note}{language}'", None, table=table)
 
-    def disable_search(self, db: Database, table: str) -> None:
-        index = self._search_index(db, table)
+    def disable_search(self, ex: Executor, table: str) -> None:
+        index = self._search_index(ex, table)
         if index is not None:
-            db._run(f"DROP INDEX {quote(index[0], 63)}", None, table=table)
+            ex.run(f"DROP INDEX {quote(index[0], 63)}", None, table=table)
 
-    def rebuild_search(self, db: Database, table: str) -> None:
-        index = self._search_index(db, table)
+    def rebuild_search(self, ex: Executor, table: str) -> None:
+        index = self._search_index(ex, table)
         if index is not None:
-            db._run(f"REINDEX INDEX {quote(index[0], 63)}", None, table=table)
+            ex.run(f"REINDEX INDEX {quote(index[0], 63)}", None, table=table)
 
-    def searchable_tables(self, db: Database) -> list[str]:
-        rows = db._query(
+    def searchable_tables(self, ex: Executor) -> list[str]:
+        rows = ex.query(
             "SELECT DISTINCT t.relname AS name FROM pg_index AS i "
             "JOIN pg_class AS c ON c.oid = i.indexrelid JOIN pg_class AS t ON t.oid = i.indrelid "
             "WHERE t.relnamespace = current_schema()::regnamespace "
@@ -456,10 +547,10 @@ class PostgreSQLDialect(Dialect):
         return [r["name"] for r in rows]
 
     def search_parts(
-        self, db: Database, table: str, query: str, placeholder: str
+        self, ex: Executor, table: str, query: str, placeholder: str
     ) -> tuple[str, str | None, str, Any] | None:
         """The index's expression ``@@ websearch_to_tsquery(…)``, ranked by ``ts_rank``."""
-        index = self._search_index(db, table)
+        index = self._search_index(ex, table)
         if index is None:
             from ..errors import ProgrammingError
 
@@ -516,27 +607,27 @@ class PostgreSQLDialect(Dialect):
         "AND d.objid = {oid} AND d.deptype = 'e')"
     )
 
-    def dump_facts(self, db: Database) -> dict[str, Any]:
-        return {"schema": self._current_schema(db)}
+    def dump_facts(self, ex: Executor) -> dict[str, Any]:
+        return {"schema": self._current_schema(ex)}
 
-    def _current_schema(self, db: Database) -> str:
-        with db._lock:
-            schema = db._query("SELECT current_schema() AS s")[0]["s"]
+    def _current_schema(self, ex: Executor) -> str:
+        with ex.lock:
+            schema = ex.query("SELECT current_schema() AS s")[0]["s"]
         if schema is None:
             raise ProgrammingError("no current schema: search_path names no existing schema")
         return str(schema)
 
-    def backup(self, db: Database, path: Path, *, table: str | None, text: bool) -> None:
+    def backup(self, ex: Executor, path: Path, *, table: str | None, text: bool) -> None:
         """``pg_dump --format=plain`` of the current schema (or of one table), appended to
         ``path``; connection parameters travel in the environment, never on the command line."""
         from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-        program = self._pg_dump(db)
+        program = self._pg_dump(ex)
         if table is None:
-            selection = "--schema=" + _pg_pattern(self._current_schema(db))
+            selection = "--schema=" + _pg_pattern(self._current_schema(ex))
         else:
-            with db._lock:
-                rows = db._query(
+            with ex.lock:
+                rows = ex.query(
                     "SELECT n.nspname AS schema, c.relname AS name FROM pg_class c "
                     "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass(?)",
                     [quote(table, 63)],
@@ -552,7 +643,7 @@ class PostgreSQLDialect(Dialect):
             else:
                 rest[key] = value  # no variable exists for it: pass it (it is no secret) as --dbname
         args = [program, "--format=plain", "--no-owner", "--no-privileges", selection]
-        if db.in_transaction:  # our own open transaction may hold a lock pg_dump would wait for
+        if ex.in_transaction:  # our own open transaction may hold a lock pg_dump would wait for
             args.append("--lock-wait-timeout=10000")
         if rest:
             args.append("--dbname=" + make_conninfo(**rest))
@@ -562,14 +653,14 @@ class PostgreSQLDialect(Dialect):
             message = done.stderr.decode("utf-8", "replace").strip()
             for secret in self._secrets:
                 message = message.replace(secret, "***")
-            if db.in_transaction and "lock" in message:
+            if ex.in_transaction and "lock" in message:
                 message += " (this handle's open transaction may hold that lock: back up after it ends)"
             raise OperationalError(f"pg_dump failed (exit status {done.returncode}): {message}")
 
-    def _pg_dump(self, db: Database) -> str:
+    def _pg_dump(self, ex: Executor) -> str:
         """The pg_dump program, checked to be at least as new as the server."""
         program = shutil.which("pg_dump")
-        server = db._conn.info.server_version // 10000
+        server = ex.conn.info.server_version // 10000
         if program is None:
             raise NotSupportedError(
                 "backup of a PostgreSQL database needs the pg_dump program, which is not on PATH; "
@@ -587,66 +678,66 @@ class PostgreSQLDialect(Dialect):
             )
         return program
 
-    def restore_dump(self, db: Database, path: Path, facts: dict[str, Any]) -> None:
+    def restore_dump(self, ex: Executor, path: Path, facts: dict[str, Any]) -> None:
         """Run a plain pg_dump file through psycopg: the SQL between ``COPY … FROM stdin``
         blocks as statements, each block's data through ``cursor.copy()``. Settings the dump
         changes (``search_path`` among them) are put back afterwards."""
         settings: dict[str, str] = {}
         keep: list[str] = []
         if facts.get("scope") == "database":
-            schema = self._current_schema(db)
+            schema = self._current_schema(ex)
             if facts.get("schema") != schema:
                 raise ArgumentError(
                     f"{path} is a backup of schema {facts.get('schema')!r}, but this handle works "
                     f"in schema {schema!r}; pg_dump names every object with its schema, so "
                     "restore it through a handle whose search_path starts with that schema"
                 )
-            self._drop_schema_objects(db, schema)
+            self._drop_schema_objects(ex, schema)
         with open(path, encoding="utf-8", newline="\n") as source:
             lines = iter(source)
             chunk: list[str] = []
             for line in lines:
                 if line.startswith("COPY ") and line.rstrip("\n").endswith(" FROM stdin;"):
-                    self._run_dump_sql(db, "".join(chunk), settings, keep)
+                    self._run_dump_sql(ex, "".join(chunk), settings, keep)
                     chunk = []
-                    self._copy_dump_data(db, line.rstrip("\n")[:-1], lines, path)
+                    self._copy_dump_data(ex, line.rstrip("\n")[:-1], lines, path)
                 elif not self._PSQL_META.match(line):
                     chunk.append(line)
-            self._run_dump_sql(db, "".join(chunk), settings, keep)
+            self._run_dump_sql(ex, "".join(chunk), settings, keep)
         for statement in keep:
-            db._run(statement)
+            ex.run(statement)
         for name, value in settings.items():
-            db._run("SELECT set_config(?, ?, false)", [name, value])
+            ex.run("SELECT set_config(?, ?, false)", [name, value])
 
-    def _run_dump_sql(self, db: Database, sql: str, settings: dict[str, str], keep: list[str]) -> None:
+    def _run_dump_sql(self, ex: Executor, sql: str, settings: dict[str, str], keep: list[str]) -> None:
         if not any(line.strip() and not line.startswith("--") for line in sql.splitlines()):
             return
         for match in self._DUMP_SETTINGS.finditer(sql):
             name = match[1] or match[2]
             if name not in settings:
-                settings[name] = db._query("SELECT current_setting(?) AS v", [name])[0]["v"]
+                settings[name] = ex.query("SELECT current_setting(?) AS v", [name])[0]["v"]
         created = self._DUMP_CREATES.findall(sql)
         if created:
-            keep.extend(self._clear_for_restore(db, created, settings))
-        sql = self._DUMP_SCHEMA.sub(lambda m: self._unless_schema_exists(db, m), sql)
-        db._run(sql)
+            keep.extend(self._clear_for_restore(ex, created, settings))
+        sql = self._DUMP_SCHEMA.sub(lambda m: self._unless_schema_exists(ex, m), sql)
+        ex.run(sql)
 
-    def _unless_schema_exists(self, db: Database, match: re.Match[str]) -> str:
+    def _unless_schema_exists(self, ex: Executor, match: re.Match[str]) -> str:
         """The dump's ``CREATE SCHEMA``/``COMMENT ON SCHEMA`` statement, or nothing when the
         schema exists: a restore fills the schema and leaves the schema itself (owner, comment,
         privileges) as it is, so it needs no right to create or alter schemas."""
-        found = db._query("SELECT to_regnamespace(?) IS NOT NULL AS found", [match[1] or match[2]])
+        found = ex.query("SELECT to_regnamespace(?) IS NOT NULL AS found", [match[1] or match[2]])
         return "" if found[0]["found"] else match[0]
 
-    def _clear_for_restore(self, db: Database, names: list[str], settings: dict[str, str]) -> list[str]:
+    def _clear_for_restore(self, ex: Executor, names: list[str], settings: dict[str, str]) -> list[str]:
         """Drop the existing relations the dump creates. Foreign keys of other tables that point
         at them are dropped too and returned as statements that add them back."""
         if "search_path" not in settings:
-            settings["search_path"] = db._query("SELECT current_setting('search_path') AS v")[0]["v"]
-        db._run("SELECT set_config('search_path', '', false)")  # constraint text fully qualified
+            settings["search_path"] = ex.query("SELECT current_setting('search_path') AS v")[0]["v"]
+        ex.run("SELECT set_config('search_path', '', false)")  # constraint text fully qualified
         found = []
         for name in names:
-            found += db._query(
+            found += ex.query(
                 "SELECT c.oid, c.relkind, n.nspname, c.relname FROM pg_class c "
                 "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass(?)",
                 [name],
@@ -656,7 +747,7 @@ class PostgreSQLDialect(Dialect):
         oids = [r["oid"] for r in found]
         marks = ", ".join("?" * len(oids))
         restore = []
-        for fk in db._query(
+        for fk in ex.query(
             "SELECT con.conname, n.nspname, c.relname, pg_get_constraintdef(con.oid) AS def "
             "FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid "
             "JOIN pg_namespace n ON n.oid = c.relnamespace "
@@ -664,14 +755,14 @@ class PostgreSQLDialect(Dialect):
             oids + oids,
         ):
             child = f"{quote(fk['nspname'])}.{quote(fk['relname'])}"
-            db._run(f"ALTER TABLE {child} DROP CONSTRAINT {quote(fk['conname'])}")
+            ex.run(f"ALTER TABLE {child} DROP CONSTRAINT {quote(fk['conname'])}")
             restore.append(f"ALTER TABLE {child} ADD CONSTRAINT {quote(fk['conname'])} {fk['def']}")
         for rel in sorted(found, key=lambda r: r["relkind"] == "S"):  # sequences go with tables
             kind = self._DROP_KINDS.get(rel["relkind"])
             if not kind:
                 continue
             try:
-                db._run(f"DROP {kind} IF EXISTS {quote(rel['nspname'])}.{quote(rel['relname'])}")
+                ex.run(f"DROP {kind} IF EXISTS {quote(rel['nspname'])}.{quote(rel['relname'])}")
             except Error as exc:
                 if "depend" not in str(exc):
                     raise
@@ -681,10 +772,10 @@ class PostgreSQLDialect(Dialect):
                 ) from exc
         return restore
 
-    def _drop_schema_objects(self, db: Database, schema: str) -> None:
+    def _drop_schema_objects(self, ex: Executor, schema: str) -> None:
         """Drop every relation, routine and type of ``schema`` that no extension owns."""
         s = quote(schema)
-        relations = db._query(
+        relations = ex.query(
             "SELECT c.relkind, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
             "WHERE n.nspname = ? AND c.relkind IN ('r', 'p', 'f', 'v', 'm', 'S') AND "
             + self._NOT_EXTENSION.format(catalog="pg_class", oid="c.oid"),
@@ -692,8 +783,8 @@ class PostgreSQLDialect(Dialect):
         )
         for rel in relations:
             kind = self._DROP_KINDS[rel["relkind"]]
-            db._run(f"DROP {kind} IF EXISTS {s}.{quote(rel['relname'])} CASCADE")
-        routines = db._query(
+            ex.run(f"DROP {kind} IF EXISTS {s}.{quote(rel['relname'])} CASCADE")
+        routines = ex.query(
             "SELECT p.proname, p.prokind, pg_get_function_identity_arguments(p.oid) AS args "
             "FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = ? AND "
             + self._NOT_EXTENSION.format(catalog="pg_proc", oid="p.oid"),
@@ -701,8 +792,8 @@ class PostgreSQLDialect(Dialect):
         )
         for fn in routines:
             kind = "AGGREGATE" if fn["prokind"] == "a" else "ROUTINE"
-            db._run(f"DROP {kind} IF EXISTS {s}.{quote(fn['proname'])}({fn['args']}) CASCADE")
-        types = db._query(
+            ex.run(f"DROP {kind} IF EXISTS {s}.{quote(fn['proname'])}({fn['args']}) CASCADE")
+        types = ex.query(
             "SELECT t.typname, t.typtype FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace "
             "LEFT JOIN pg_class c ON c.oid = t.typrelid WHERE n.nspname = ? "
             "AND (t.typtype IN ('e', 'd', 'r') OR (t.typtype = 'c' AND c.relkind = 'c')) AND "
@@ -711,12 +802,12 @@ class PostgreSQLDialect(Dialect):
         )
         for typ in types:
             kind = "DOMAIN" if typ["typtype"] == "d" else "TYPE"
-            db._run(f"DROP {kind} IF EXISTS {s}.{quote(typ['typname'])} CASCADE")
+            ex.run(f"DROP {kind} IF EXISTS {s}.{quote(typ['typname'])} CASCADE")
 
-    def _copy_dump_data(self, db: Database, statement: str, lines: Iterator[str], path: Path) -> None:
+    def _copy_dump_data(self, ex: Executor, statement: str, lines: Iterator[str], path: Path) -> None:
         """Feed the data lines of one COPY block, up to its ``\\.`` line, to the server."""
         complete = False
-        with db._translating(statement), db._conn.cursor() as cursor:
+        with ex.translating(statement), ex.conn.cursor() as cursor:
             with cursor.copy(statement) as copy:
                 pending: list[str] = []
                 size = 0
@@ -743,7 +834,7 @@ class PostgreSQLDialect(Dialect):
     _COPY_CONTEXT = re.compile(r"^COPY .*?, line (\d+)(?:, column (.*?))?(?:: .*)?$", re.MULTILINE)
 
     def copy_csv_in(
-        self, db: Database, table: str, columns: Sequence[str], chunks: Iterator[bytes], delimiter: str
+        self, ex: Executor, table: str, columns: Sequence[str], chunks: Iterator[bytes], delimiter: str
     ) -> int | None:
         """``COPY … FROM STDIN (FORMAT csv)`` fed with the blocks as they are read."""
         literal = "'" + delimiter.replace("'", "''") + "'"
@@ -751,23 +842,23 @@ class PostgreSQLDialect(Dialect):
             f"COPY {quote(table, 63)} ({quote_all(columns, 63)}) FROM STDIN "
             f"WITH (FORMAT csv, DELIMITER {literal})"
         )
-        with db._translating(sql, table=table):
-            with db._conn.cursor() as cursor:
+        with ex.translating(sql, table=table):
+            with ex.conn.cursor() as cursor:
                 with cursor.copy(sql) as copy:
                     for block in chunks:
                         copy.write(block)
                 return int(cursor.rowcount)
 
     def copy_csv_out(
-        self, db: Database, sql: str, params: Any, write: Callable[[bytes], Any], delimiter: str
+        self, ex: Executor, sql: str, params: Any, write: Callable[[bytes], Any], delimiter: str
     ) -> int | None:
         """``COPY (query) TO STDOUT (FORMAT csv, HEADER true)``, streamed block by block;
         parameters are bound client-side, as COPY takes none."""
         literal = "'" + delimiter.replace("'", "''") + "'"
         text = f"COPY ({sql}) TO STDOUT WITH (FORMAT csv, HEADER true, DELIMITER {literal})"
         stmt, bound = self.prepare(text, params)
-        with db._translating(text):
-            with db._conn.cursor() as cursor:
+        with ex.translating(text):
+            with ex.conn.cursor() as cursor:
                 with cursor.copy(stmt, bound) as copy:
                     buffer = bytearray()  # the server sends a message per row: write fewer, larger blocks
                     for block in copy:

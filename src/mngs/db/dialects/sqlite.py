@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import random
 import re
 import sqlite3
 import sys
+import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
+from urllib.request import pathname2url
 
 from .. import codecs
 from ..errors import (
@@ -18,6 +21,7 @@ from ..errors import (
     NotSupportedError,
     OperationalError,
     ProgrammingError,
+    ReadOnlyError,
 )
 from ..reflection import ColumnInfo, ForeignKeyInfo, IndexInfo
 from ..sql import quote
@@ -26,9 +30,13 @@ from .base import Dialect
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from ..database import Database
+    from ..executor import Executor
 
 __all__ = ["SQLiteDialect"]
+
+#: Longest wait in SQLite's own busy handler for one attempt of a statement.
+_HANDLER_SLICE = 0.5
+_JOURNAL_MODES = frozenset({"wal", "delete", "truncate", "persist", "memory", "off"})
 
 _BIND_ERROR = re.compile(r"Error binding parameter :?(\d+)")
 _PROGRAMMING_MESSAGES = (
@@ -51,6 +59,7 @@ class SQLiteDialect(Dialect):
     quoted_unknown_is_literal = True
     reserved_table_prefixes = ("sqlite_",)
     begin_sql = "BEGIN IMMEDIATE"  # take the write lock up front: no deadlock on upgrade
+    for_update_sql = ""  # the transaction already holds the database's write lock
     unlimited = "-1"
     driver_error = sqlite3.Error
     type_rewrites = (
@@ -60,30 +69,97 @@ class SQLiteDialect(Dialect):
         (r"\bgenerated\s+(?:by\s+default|always)\s+as\s+identity\b", ""),
     )
 
-    def __init__(self, path: str | os.PathLike[str] = ":memory:", timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str] = ":memory:",
+        timeout: float = 5.0,
+        *,
+        journal_mode: str | None = "wal",
+        read_only: bool = False,
+    ) -> None:
         super().__init__()
         self.path = os.fspath(path)
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0:
+            raise ArgumentError(f"timeout must be a number of seconds >= 0, not {timeout!r}")
         self.timeout = float(timeout)
+        if journal_mode is not None and str(journal_mode).lower() not in _JOURNAL_MODES:
+            raise ArgumentError(f"journal_mode must be one of {sorted(_JOURNAL_MODES)} or None")
+        self.journal_mode = None if journal_mode is None else str(journal_mode).lower()
+        self.read_only = bool(read_only)
         self._numpy_ready = False
 
     def connect(self) -> sqlite3.Connection:
         codecs.register_sqlite()
-        conn = sqlite3.connect(
-            self.path,
-            timeout=self.timeout,
-            detect_types=sqlite3.PARSE_DECLTYPES,
-            isolation_level=None,  # autocommit: the handle issues BEGIN/COMMIT itself
-            check_same_thread=False,  # the handle's lock serialises access
-            cached_statements=512,
-        )
-        conn.execute("PRAGMA foreign_keys = ON")
+        memory = self.path == ":memory:" or self.path.startswith("file::memory:")
+        folder = os.path.dirname(os.path.abspath(self.path))
+        if not memory and not self.path.startswith("file:") and not os.path.isdir(folder):
+            raise OperationalError(
+                f"cannot open SQLite database {self.path!r}: the folder {folder!r} does not exist"
+            )
+        target, uri = self.path, self.path.startswith("file:")
+        if self.read_only and not memory:
+            target, uri = f"file:{pathname2url(os.path.abspath(self.path))}?mode=ro", True
+        try:
+            conn = sqlite3.connect(
+                target,
+                timeout=min(self.timeout, _HANDLER_SLICE),  # then jittered retries: see busy_timeout
+                detect_types=sqlite3.PARSE_DECLTYPES,
+                isolation_level=None,  # autocommit: the handle issues BEGIN/COMMIT itself
+                check_same_thread=False,  # the handle's lock serialises access
+                cached_statements=512,
+                uri=uri,
+            )
+        except sqlite3.Error as exc:
+            raise OperationalError(f"cannot open SQLite database {self.path!r}: {exc}") from exc
+        try:
+            conn.execute("PRAGMA foreign_keys = ON")
+            if self.journal_mode and not memory and not self.read_only:
+                self._set_journal_mode(conn)
+        except sqlite3.Error as exc:
+            conn.close()
+            raise OperationalError(f"cannot open SQLite database {self.path!r}: {exc}") from exc
         return conn
 
+    def _set_journal_mode(self, conn: sqlite3.Connection) -> None:
+        """Switch the file to the journal mode asked for (WAL by default: readers never block
+        writers nor the other way round). Switching needs a moment without other writers, so
+        a busy database is waited for like any statement."""
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                conn.execute(f"PRAGMA journal_mode = {self.journal_mode}")
+                return
+            except sqlite3.OperationalError as exc:
+                if self.fault(exc, conn) != "busy" or time.monotonic() > deadline:
+                    raise
+                time.sleep(random.uniform(0.005, 0.05))
+
     def describe(self) -> str:
-        return repr(self.path)
+        return repr(self.path) + (" (read-only)" if self.read_only else "")
+
+    def fault(self, exc: BaseException, conn: Any) -> str | None:
+        code = getattr(exc, "sqlite_errorcode", None)
+        if code is not None and code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+            return "busy"
+        return None
+
+    def retry_busy(self, sql: str, depth: int) -> bool:
+        # SQLITE_BUSY means the statement did nothing: outside a transaction any statement may
+        # be sent again, and so may COMMIT (the transaction stays open when COMMIT is busy).
+        return depth == 0 or sql == "COMMIT"
+
+    def busy_timeout(self) -> float:
+        # SQLite's own busy handler waits a first slice; the executor retries for the rest,
+        # with jittered sleeps, so that no writer starves behind the others.
+        return max(0.0, self.timeout - _HANDLER_SLICE)
+
+    def begin_statement(self, isolation: str | None) -> str:
+        return self.begin_sql  # every SQLite transaction is serializable
 
     def classify(self, exc: BaseException) -> type[Error] | None:
         message = str(exc)
+        if "readonly database" in message:
+            return ReadOnlyError
         if isinstance(exc, sqlite3.OperationalError) and any(m in message for m in _PROGRAMMING_MESSAGES):
             return ProgrammingError
         return super().classify(exc)
@@ -118,22 +194,22 @@ class SQLiteDialect(Dialect):
             cursor.close()
 
     # -- reflection --------------------------------------------------------------------
-    def list_tables(self, db: Database) -> list[str]:
+    def list_tables(self, ex: Executor) -> list[str]:
         if sqlite3.sqlite_version_info >= (3, 37, 0):  # pragma_table_list knows shadow tables
-            rows = db._query(
+            rows = ex.query(
                 "SELECT name FROM pragma_table_list WHERE schema = 'main' "
                 "AND type IN ('table', 'virtual') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
                 "ORDER BY name"
             )
         else:
-            rows = db._query(
+            rows = ex.query(
                 "SELECT name FROM sqlite_master WHERE type = 'table' "
                 "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name"
             )
         return [r["name"] for r in rows]
 
-    def get_columns(self, db: Database, table: str) -> list[ColumnInfo]:
-        rows = db._query("SELECT * FROM pragma_table_info(?) ORDER BY cid", [table])
+    def get_columns(self, ex: Executor, table: str) -> list[ColumnInfo]:
+        rows = ex.query("SELECT * FROM pragma_table_info(?) ORDER BY cid", [table])
         return [
             ColumnInfo(
                 name=r["name"],
@@ -145,14 +221,14 @@ class SQLiteDialect(Dialect):
             for r in rows
         ]
 
-    def primary_key(self, db: Database, table: str) -> tuple[str, ...]:
-        rows = db._query("SELECT name, pk FROM pragma_table_info(?) WHERE pk > 0", [table])
+    def primary_key(self, ex: Executor, table: str) -> tuple[str, ...]:
+        rows = ex.query("SELECT name, pk FROM pragma_table_info(?) WHERE pk > 0", [table])
         return tuple(r["name"] for r in sorted(rows, key=lambda r: r["pk"]))
 
-    def list_indexes(self, db: Database, table: str) -> list[IndexInfo]:
+    def list_indexes(self, ex: Executor, table: str) -> list[IndexInfo]:
         result = []
-        for idx in db._query("SELECT * FROM pragma_index_list(?) ORDER BY name", [table]):
-            cols = db._query(
+        for idx in ex.query("SELECT * FROM pragma_index_list(?) ORDER BY name", [table]):
+            cols = ex.query(
                 "SELECT name FROM pragma_index_xinfo(?) WHERE key = 1 ORDER BY seqno", [idx["name"]]
             )
             result.append(
@@ -165,9 +241,9 @@ class SQLiteDialect(Dialect):
             )
         return result
 
-    def get_foreign_keys(self, db: Database, table: str) -> list[ForeignKeyInfo]:
+    def get_foreign_keys(self, ex: Executor, table: str) -> list[ForeignKeyInfo]:
         keys: dict[int, ForeignKeyInfo] = {}
-        for r in db._query("SELECT * FROM pragma_foreign_key_list(?) ORDER BY id, seq", [table]):
+        for r in ex.query("SELECT * FROM pragma_foreign_key_list(?) ORDER BY id, seq", [table]):
             fk = keys.setdefault(
                 r["id"],
                 ForeignKeyInfo(
@@ -183,26 +259,26 @@ class SQLiteDialect(Dialect):
             fk["referred_columns"].append(r["to"])
         return list(keys.values())
 
-    def drop_column(self, db: Database, table: str, column: str) -> None:
+    def drop_column(self, ex: Executor, table: str, column: str) -> None:
         """Drop the column's plain indexes, then ``DROP COLUMN``; rebuild when SQLite refuses."""
-        for index in self.list_indexes(db, table):
+        for index in self.list_indexes(ex, table):
             if column in index["columns"] and not index["name"].startswith("sqlite_autoindex"):
-                db._run(f"DROP INDEX {quote(index['name'])}", None, table=table)
+                ex.run(f"DROP INDEX {quote(index['name'])}", None, table=table)
         if sqlite3.sqlite_version_info >= (3, 35, 0):
             try:
-                with db.transaction():
-                    super().drop_column(db, table, column)
+                with ex.transaction():
+                    super().drop_column(ex, table, column)
                 return
             except ProgrammingError:
                 raise
             except Error:
                 pass  # e.g. a PRIMARY KEY or UNIQUE column: rebuild below
-        self._rebuild_without(db, table, column)
+        self._rebuild_without(ex, table, column)
 
-    def _rebuild_without(self, db: Database, table: str, column: str) -> None:
+    def _rebuild_without(self, ex: Executor, table: str, column: str) -> None:
         """Copy the table into a new one without ``column`` (constraints other than the
         primary key and NOT NULL/DEFAULT are not carried over), then swap it in."""
-        columns = [c for c in self.get_columns(db, table) if c["name"] != column]
+        columns = [c for c in self.get_columns(ex, table) if c["name"] != column]
         pk = [c["name"] for c in columns if c["primary_key"]]
         defs = []
         for c in columns:
@@ -214,35 +290,34 @@ class SQLiteDialect(Dialect):
             defs.append(text)
         if pk:
             defs.append(f"PRIMARY KEY ({', '.join(quote(p) for p in pk)})")
-        indexes = db._query(
+        indexes = ex.query(
             "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL",
             [table],
         )
         tmp = f"_mngs_rebuild_{table}"
         names = ", ".join(quote(c["name"]) for c in columns)
-        with db.transaction():
-            db._run(f"CREATE TABLE {quote(tmp)} ({', '.join(defs)})", None, table=table)
-            db._run(
+        with ex.transaction():
+            ex.run(f"CREATE TABLE {quote(tmp)} ({', '.join(defs)})", None, table=table)
+            ex.run(
                 f"INSERT INTO {quote(tmp)} ({names}) SELECT {names} FROM {quote(table)}",
                 None,
                 table=table,
             )
-            db._run(f"DROP TABLE {quote(table)}", None, table=table)
-            db._run(f"ALTER TABLE {quote(tmp)} RENAME TO {quote(table)}", None, table=table)
+            ex.run(f"DROP TABLE {quote(table)}", None, table=table)
+            ex.run(f"ALTER TABLE {quote(tmp)} RENAME TO {quote(table)}", None, table=table)
             for index in indexes:
-                db._run(index["sql"], None, table=table)
+                ex.run(index["sql"], None, table=table)
 
     # -- maintenance -------------------------------------------------------------------
     row_identities = ("rowid", "_rowid_", "oid")
+    vacuum_renumbers_rows = True  # rowids of tables without an INTEGER PRIMARY KEY
 
-    def vacuum(self, db: Database, tables: Sequence[str]) -> None:
-        """SQLite can only rebuild the whole file. VACUUM may renumber the rowids of tables
-        without an INTEGER PRIMARY KEY, so full-text indexes are rebuilt afterwards."""
-        db._run("VACUUM")
-        db.rebuild_search()
+    def vacuum(self, ex: Executor, tables: Sequence[str]) -> None:
+        """SQLite can only rebuild the whole file."""
+        ex.run("VACUUM")
 
-    def database_stats(self, db: Database, tables: Sequence[str]) -> dict[str, Any]:
-        row = db._query(
+    def database_stats(self, ex: Executor, tables: Sequence[str]) -> dict[str, Any]:
+        row = ex.query(
             "SELECT p.page_count * s.page_size AS size, s.page_size AS page_size, "
             "f.freelist_count * s.page_size AS free_size, j.journal_mode AS journal_mode "
             "FROM pragma_page_count() AS p, pragma_page_size() AS s, "
@@ -250,20 +325,20 @@ class SQLiteDialect(Dialect):
         )[0]
         return {"path": self.path, **row, "sqlite_version": sqlite3.sqlite_version}
 
-    def generated_key(self, db: Database, table: str) -> str | None:
+    def generated_key(self, ex: Executor, table: str) -> str | None:
         """An ``INTEGER PRIMARY KEY`` of a rowid table: an alias of the auto-assigned rowid."""
-        pk = [c for c in self.get_columns(db, table) if c["primary_key"]]
+        pk = [c for c in self.get_columns(ex, table) if c["primary_key"]]
         if len(pk) != 1 or pk[0]["type"].strip().upper() != "INTEGER":
             return None
-        sql = self.create_table_sql(db, table)
+        sql = self.create_table_sql(ex, table)
         if re.search(r"\bwithout\s+rowid\s*$", sql, re.IGNORECASE):
             return None
         return pk[0]["name"]
 
     # -- inspection --------------------------------------------------------------------
-    def create_table_sql(self, db: Database, table: str) -> str:
+    def create_table_sql(self, ex: Executor, table: str) -> str:
         """The statement SQLite keeps in ``sqlite_master`` (normalised to ``CREATE TABLE``)."""
-        rows = db._query("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", [table])
+        rows = ex.query("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", [table])
         if not rows or rows[0]["sql"] is None:
             raise ProgrammingError(f"no such table: {table!r}")
         return str(rows[0]["sql"])
@@ -284,8 +359,8 @@ class SQLiteDialect(Dialect):
         fts = table + "_fts"
         return quote(fts), quote(fts + "_insert"), quote(fts + "_delete"), quote(fts + "_update")
 
-    def _has_fts(self, db: Database, table: str) -> bool:
-        rows = db._query(
+    def _has_fts(self, ex: Executor, table: str) -> bool:
+        rows = ex.query(
             "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", [table + "_fts"]
         )
         if rows and not str(rows[0]["sql"]).upper().startswith("CREATE VIRTUAL TABLE"):
@@ -295,19 +370,19 @@ class SQLiteDialect(Dialect):
             )
         return bool(rows)
 
-    def enable_search(self, db: Database, table: str, columns: Sequence[str], language: str) -> None:
+    def enable_search(self, ex: Executor, table: str, columns: Sequence[str], language: str) -> None:
         """An external-content FTS5 table ``<table>_fts`` kept in sync by triggers."""
         if language not in self.search_languages:
             raise ArgumentError(
                 f"unknown search language {language!r}; use one of {sorted(self.search_languages)}"
             )
         try:
-            db._run(f"SELECT rowid FROM {quote(table)} LIMIT 0", None, table=table)
+            ex.run(f"SELECT rowid FROM {quote(table)} LIMIT 0", None, table=table)
         except ProgrammingError:
             raise NotSupportedError(
                 f"table {table!r} is WITHOUT ROWID: SQLite full-text search needs a rowid table"
             ) from None
-        self.disable_search(db, table)
+        self.disable_search(ex, table)
         fts, on_insert, on_delete, on_update = self._fts_names(table)
         name = quote(table)
         cols = ", ".join(quote(c) for c in columns)
@@ -326,25 +401,25 @@ class SQLiteDialect(Dialect):
             f"CREATE TRIGGER {on_delete} AFTER DELETE ON {name} BEGIN {remove} END",
             f"CREATE TRIGGER {on_update} AFTER UPDATE ON {name} BEGIN {remove} {add} END",
         ):
-            db._run(sql, None, table=table)
-        self.rebuild_search(db, table)
+            ex.run(sql, None, table=table)
+        self.rebuild_search(ex, table)
 
-    def disable_search(self, db: Database, table: str) -> None:
-        if not self._has_fts(db, table):
+    def disable_search(self, ex: Executor, table: str) -> None:
+        if not self._has_fts(ex, table):
             return
         fts, *triggers = self._fts_names(table)
         for trigger in triggers:
-            db._run(f"DROP TRIGGER IF EXISTS {trigger}", None, table=table)
-        db._run(f"DROP TABLE {fts}", None, table=table)
+            ex.run(f"DROP TRIGGER IF EXISTS {trigger}", None, table=table)
+        ex.run(f"DROP TABLE {fts}", None, table=table)
 
-    def rebuild_search(self, db: Database, table: str) -> None:
+    def rebuild_search(self, ex: Executor, table: str) -> None:
         """FTS5's ``rebuild``: needed after ``VACUUM`` renumbers the rows of a table that has
         no ``INTEGER PRIMARY KEY``."""
         fts = self._fts_names(table)[0]
-        db._run(f"INSERT INTO {fts} ({fts}) VALUES ('rebuild')", None, table=table)
+        ex.run(f"INSERT INTO {fts} ({fts}) VALUES ('rebuild')", None, table=table)
 
-    def searchable_tables(self, db: Database) -> list[str]:
-        rows = db._query(
+    def searchable_tables(self, ex: Executor) -> list[str]:
+        rows = ex.query(
             "SELECT t.name FROM sqlite_master AS t JOIN sqlite_master AS f "
             "ON f.name = t.name || '_fts' AND f.type = 'table' "
             "AND upper(f.sql) LIKE 'CREATE VIRTUAL TABLE%' WHERE t.type = 'table' ORDER BY t.name"
@@ -352,10 +427,10 @@ class SQLiteDialect(Dialect):
         return [r["name"] for r in rows]
 
     def search_parts(
-        self, db: Database, table: str, query: str, placeholder: str
+        self, ex: Executor, table: str, query: str, placeholder: str
     ) -> tuple[str, str | None, str, Any] | None:
         """FTS5 ``MATCH`` ranked by bm25 (negated, so higher is better)."""
-        if not self._has_fts(db, table):
+        if not self._has_fts(ex, table):
             raise ProgrammingError(
                 f"table {table!r} is not searchable: call db.enable_search({table!r}, columns) first"
             )
@@ -381,27 +456,27 @@ class SQLiteDialect(Dialect):
         re.IGNORECASE,
     )
 
-    def backup(self, db: Database, path: Path, *, table: str | None, text: bool) -> None:
+    def backup(self, ex: Executor, path: Path, *, table: str | None, text: bool) -> None:
         """Read through a second connection (committed data, one consistent snapshot), or
         through the handle's own for a database no other connection can open."""
-        with db._lock:
-            rows = db._query("SELECT file FROM pragma_database_list WHERE name = 'main'")
+        with ex.lock:
+            rows = ex.query("SELECT file FROM pragma_database_list WHERE name = 'main'")
         file = rows[0]["file"] if rows else ""
         if not file:  # ":memory:" or a temporary database
-            with db._lock:
-                self._backup_from(db, db._conn, path, table, text, snapshot=False)
+            with ex.lock:
+                self._backup_from(ex, ex.conn, path, table, text, snapshot=False)
             return
-        with db._translating(f"-- backup of {file}"):
+        with ex.translating(f"-- backup of {file}"):
             source = sqlite3.connect(file, timeout=self.timeout, isolation_level=None)
         try:
-            self._backup_from(db, source, path, table, text, snapshot=True)
+            self._backup_from(ex, source, path, table, text, snapshot=True)
         finally:
             source.close()
 
     def _backup_from(
-        self, db: Database, source: Any, path: Path, table: str | None, text: bool, snapshot: bool
+        self, ex: Executor, source: Any, path: Path, table: str | None, text: bool, snapshot: bool
     ) -> None:
-        with db._translating(f"-- backup to {path}"):
+        with ex.translating(f"-- backup to {path}"):
             if not text:
                 target = sqlite3.connect(path)
                 try:
@@ -418,50 +493,50 @@ class SQLiteDialect(Dialect):
                 if snapshot:
                     source.execute("ROLLBACK")
 
-    def restore_dump(self, db: Database, path: Path, facts: dict[str, Any]) -> None:
+    def restore_dump(self, ex: Executor, path: Path, facts: dict[str, Any]) -> None:
         """Run the dump statement by statement (not ``executescript``, which commits); each
         table it creates is dropped first. Foreign keys are checked once, at the end."""
-        deferred = db._run("PRAGMA defer_foreign_keys").fetchone()[0]
-        db._run("PRAGMA defer_foreign_keys = ON")
+        deferred = ex.run("PRAGMA defer_foreign_keys").fetchone()[0]
+        ex.run("PRAGMA defer_foreign_keys = ON")
         if facts.get("scope") == "database":
-            self._drop_everything(db)
+            self._drop_everything(ex)
         with open(path, encoding="utf-8", newline="\n") as source:
             for statement in _dump_statements(source, path):
                 if self._DUMP_SKIP.match(statement):
                     continue  # the dump's own transaction control: ours is already open
                 created = self._DUMP_CREATES.match(statement)
                 if created:
-                    db._run(f"DROP TABLE IF EXISTS {quote(_unquote(created[1]))}")
-                db._run(statement)
-        broken = db._query("SELECT * FROM pragma_foreign_key_check")
+                    ex.run(f"DROP TABLE IF EXISTS {quote(_unquote(created[1]))}")
+                ex.run(statement)
+        broken = ex.query("SELECT * FROM pragma_foreign_key_check")
         if broken:
             raise IntegrityError(
                 f"restoring {path} would leave {len(broken)} row(s) of table "
                 f"{broken[0]['table']!r} referring to missing rows of {broken[0]['parent']!r}; "
                 "nothing was restored"
             )
-        db._run(f"PRAGMA defer_foreign_keys = {1 if deferred else 0}")
+        ex.run(f"PRAGMA defer_foreign_keys = {1 if deferred else 0}")
 
-    def _drop_everything(self, db: Database) -> None:
+    def _drop_everything(self, ex: Executor) -> None:
         """Drop every view and table (virtual tables first: their shadow tables go with them)."""
-        objects = db._query(
+        objects = ex.query(
             "SELECT type, name, sql FROM sqlite_master WHERE type IN ('table', 'view') "
             "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY type = 'table', "
             "sql NOT LIKE 'CREATE VIRTUAL TABLE%'"
         )
         for obj in objects:
             kind = "VIEW" if obj["type"] == "view" else "TABLE"
-            db._run(f"DROP {kind} IF EXISTS {quote(obj['name'])}")
-        if db._query("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'"):
-            db._run("DELETE FROM sqlite_sequence")
+            ex.run(f"DROP {kind} IF EXISTS {quote(obj['name'])}")
+        if ex.query("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'"):
+            ex.run("DELETE FROM sqlite_sequence")
 
-    def restore_copy(self, db: Database, path: Path) -> None:
+    def restore_copy(self, ex: Executor, path: Path) -> None:
         """Check the file with ``PRAGMA integrity_check``, then copy it over the live
         database with the backup API (one step: it fails as a whole or succeeds)."""
-        if db.in_transaction:
+        if ex.in_transaction:
             raise OperationalError(
                 "restoring a binary SQLite backup replaces the whole database and cannot run "
-                "inside a transaction; call restore_database after the `with db.transaction():` "
+                "inside a transaction; call restore_database after the `with ex.transaction():` "
                 "block ends (or restore a .sql dump, which can run inside one)"
             )
         try:
@@ -473,8 +548,8 @@ class SQLiteDialect(Dialect):
                         f"{path} is a damaged SQLite database ({'; '.join(problems[:3])}); "
                         "nothing was restored"
                     )
-                with db._translating(f"-- restore from {path}"):
-                    source.backup(db._conn)
+                with ex.translating(f"-- restore from {path}"):
+                    source.backup(ex.conn)
             finally:
                 source.close()
         except sqlite3.DatabaseError as exc:
