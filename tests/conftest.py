@@ -106,7 +106,8 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def _open_db(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Callable]:
-    """A zero-argument opener of handles to this test's own database.
+    """An opener of handles to this test's own database (keyword arguments go to the
+    constructor: ``read_only=True``, ``statement_timeout=...``).
 
     SQLite: the file ``tmp_path / "test.db"``. PostgreSQL: a fresh schema ``t_<12 hex>`` on the
     test server, reached through ``search_path``, dropped with CASCADE after the test (by which
@@ -116,7 +117,7 @@ def _open_db(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> It
 
     if backend == "sqlite":
         path = str(tmp_path / "test.db")
-        yield lambda: mngs.db.SQLite3(path)
+        yield lambda **options: mngs.db.SQLite3(path, **options)
         return
 
     from psycopg import sql
@@ -126,7 +127,9 @@ def _open_db(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> It
     with _pg_connect(dsn) as conn:
         conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
     try:
-        yield lambda: mngs.db.PostgreSQL(dsn=dsn, options=f"-c search_path={schema}")
+        yield lambda **options: mngs.db.PostgreSQL(
+            dsn=dsn, options=f"-c search_path={schema}", **options
+        )
     finally:
         with _pg_connect(dsn) as conn:
             # A handle left open inside a transaction would block DROP forever; fail instead.
@@ -145,16 +148,16 @@ def db(_open_db: Callable) -> Iterator[Any]:
 
 
 @pytest.fixture
-def make_db(db: Any, _open_db: Callable) -> Iterator[Callable[[], Any]]:
+def make_db(db: Any, _open_db: Callable) -> Iterator[Callable[..., Any]]:
     """A factory of extra handles to the same database as ``db`` (same file or schema).
 
-    For concurrency and visibility tests: ``other = make_db()``. Every handle it made is
-    closed after the test, before ``db`` is.
+    For concurrency and visibility tests: ``other = make_db()`` (or ``make_db(read_only=True)``).
+    Every handle it made is closed after the test, before ``db`` is.
     """
     with ExitStack() as closers:  # closes every handle, newest first, even if one close fails
 
-        def make() -> Any:
-            handle = _open_db()
+        def make(**options: Any) -> Any:
+            handle = _open_db(**options)
             closers.callback(handle.close)
             return handle
 

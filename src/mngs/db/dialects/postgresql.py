@@ -264,10 +264,14 @@ class PostgreSQLDialect(Dialect):
         names = quote_all(columns, 63)
         insert = f"INSERT INTO {quote(table, 63)} ({names}) "
         tail = conflict_clause(columns, on_conflict, target, 63)
+        # Rows go in key order, so concurrent upserts of overlapping keys take their row locks
+        # in the same order and wait for each other instead of deadlocking.
+        order = f" ORDER BY {quote_all(target or columns, 63)}"
         if on_conflict == "update" and target and set(target) <= set(columns):
             try:
                 with ex.transaction():  # a savepoint, for the retry below
-                    count = ex.run(f"{insert}SELECT {names} FROM {stage}{tail}", None, table=table).rowcount
+                    sql = f"{insert}SELECT {names} FROM {stage}{order}{tail}"
+                    count = ex.run(sql, None, table=table).rowcount
             except ProgrammingError as exc:
                 if getattr(exc.__cause__, "sqlstate", None) != "21000":
                     raise
@@ -276,7 +280,7 @@ class PostgreSQLDialect(Dialect):
                 source = f"SELECT DISTINCT ON ({keys}) {names} FROM {stage} ORDER BY {keys}, ctid DESC"
                 count = ex.run(f"{insert}{source}{tail}", None, table=table).rowcount
         else:
-            count = ex.run(f"{insert}SELECT {names} FROM {stage}{tail}", None, table=table).rowcount
+            count = ex.run(f"{insert}SELECT {names} FROM {stage}{order}{tail}", None, table=table).rowcount
         ex.run(f"DROP TABLE {stage}", None, table=table)
         return int(count)
 
@@ -288,6 +292,14 @@ class PostgreSQLDialect(Dialect):
         key_list = quote_all(keys, 63)
         assignments = ", ".join(f"{quote(c, 63)} = s.{quote(c, 63)}" for c in sets)
         match = " AND ".join(f"t.{quote(k, 63)} = s.{quote(k, 63)}" for k in keys)
+        # Lock the rows in key order first: concurrent updates (and upserts) of overlapping
+        # keys then wait for each other instead of deadlocking.
+        ex.run(
+            f"SELECT 1 FROM {quote(table, 63)} WHERE ({key_list}) IN (SELECT {key_list} FROM {stage}) "
+            f"ORDER BY {key_list} FOR UPDATE",
+            None,
+            table=table,
+        )
         sql = (
             f"UPDATE {quote(table, 63)} AS t SET {assignments} FROM "
             f"(SELECT DISTINCT ON ({key_list}) * FROM {stage} ORDER BY {key_list}, ctid DESC) AS s "
