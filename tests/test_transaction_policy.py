@@ -3,8 +3,9 @@ undoes only itself, so the transaction stays usable and commits the rest, on bot
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -27,11 +28,15 @@ FAILING_CALLS: dict[str, Callable[[Any, Path], Any]] = {
     "update_many": lambda db, tmp: db.update_many("t", [{"id": 2, "name": "a"}]),
     "delete": lambda db, tmp: db.delete("t", where="no_such_column = 1"),
     "search": lambda db, tmp: db.search("notes", "alpha", where="no_such_column = 1"),
-    "export_query_to_csv": lambda db, tmp: db.export_query_to_csv("SELECT no_such_column FROM t", tmp / "q.csv"),
+    "export_query_to_csv": lambda db, tmp: db.export_query_to_csv(
+        "SELECT no_such_column FROM t", tmp / "q.csv"
+    ),
     "export_to_csv": lambda db, tmp: db.export_to_csv("t", tmp / "t.csv", where="no_such_column = 1"),
     "import_from_csv": lambda db, tmp: db.import_from_csv("t", _csv(tmp, "id,name\n7,fresh\n8,a\n")),
     "to_dataframe": lambda db, tmp: db.to_dataframe("SELECT no_such_column FROM t"),
-    "from_dataframe": lambda db, tmp: db.from_dataframe(_frame([{"name": "n3"}, {"name": "a"}]), "t", "append"),
+    "from_dataframe": lambda db, tmp: db.from_dataframe(
+        _frame([{"name": "n3"}, {"name": "a"}]), "t", "append"
+    ),
     "create_table": lambda db, tmp: db.create_table("t", {"x": "INTEGER"}, if_not_exists=False),
     "drop_table": lambda db, tmp: db.drop_table("missing", if_exists=False),
     "add_column": lambda db, tmp: db.add_column("t", "name", "TEXT"),
