@@ -27,12 +27,14 @@ import random
 import re
 import threading
 import time
+import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from itertools import repeat
 from time import perf_counter
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from .dialects.base import Dialect
 from .errors import (
     ArgumentError,
     ClosedError,
@@ -44,8 +46,7 @@ from .errors import (
 )
 from .sql import quote
 
-if TYPE_CHECKING:
-    from .dialects.base import Dialect
+_base_is_alive = Dialect.is_alive
 
 __all__ = ["Executor", "Rows", "dicts"]
 
@@ -83,10 +84,20 @@ class Executor:
         #: Generated SELECT text by the arguments that produced it.
         self.select_cache: dict[tuple, str] = {}
         self._levels: list[bool] = []  # per open level: True when the user opened it
+        #: Statements in a user's transaction need a savepoint: an error would abort it.
+        self._guard = not dialect.statement_rollback_is_atomic
         self._lost = False  # the open transaction died with its connection
         self._closed = False
         self._conn: Any = None
         self._conn = self._open()
+        #: False when the dialect's connections never die under us (no check per statement).
+        self._check_alive = type(dialect).is_alive is not _base_is_alive
+        #: When the running statement was sent (monotonic), for the watchdog; None when idle.
+        self._sent_at: float | None = None
+        deadline = dialect.client_deadline()
+        self._watched = deadline is not None
+        if deadline is not None:
+            _start_watchdog(self, deadline)
 
     # -- the connection ----------------------------------------------------------------
     def _open(self) -> Any:
@@ -166,7 +177,7 @@ class Executor:
         transaction the user opened, on a backend where an error aborts the transaction, the
         statement runs in a savepoint so that its failure undoes only itself.
         """
-        if self._levels and self._levels[-1] and not self.dialect.statement_rollback_is_atomic:
+        if self.depth and self._guard and self._levels[-1]:
             with self.transaction():
                 return self._execute(sql, params, table, columns, prepared, many)
         return self._execute(sql, params, table, columns, prepared, many)
@@ -188,9 +199,65 @@ class Executor:
             stmt, params = self.dialect.prepare(sql, params)
         debug = _log.isEnabledFor(_DEBUG)
         start = perf_counter() if debug else 0.0
+        conn = self._conn
+        if conn is None or self._check_alive:
+            conn = self.conn
+        if self._watched:
+            self._sent_at = time.monotonic()
+        try:
+            if many:
+                cursor = conn.cursor()
+                cursor.executemany(stmt, params)
+            else:
+                cursor = conn.execute(stmt, params)
+        except (self.dialect.driver_error, UnicodeEncodeError) as exc:
+            self._sent_at = None
+            cursor = self._recover(exc, conn, sql, stmt, params, table, columns, many)
+        self._sent_at = None
+        if debug:
+            _log.debug("%.3f ms  %s", (perf_counter() - start) * 1000, " ".join(sql.split()))
+        return cursor
+
+    def _recover(
+        self,
+        exc: BaseException,
+        conn: Any,
+        sql: str,
+        stmt: str,
+        params: Any,
+        table: str | None,
+        columns: Sequence[str] | None,
+        many: bool,
+    ) -> Any:
+        """Handle a failed statement: send it again where that is certainly safe (busy,
+        a read on a lost connection, a pooler's lost prepared statement), else raise."""
         deadline: float | None = None
         attempt = 0
         while True:
+            fault = self.dialect.fault(exc, conn)
+            if fault == "busy" and self.dialect.retry_busy(stmt, self.depth):
+                if deadline is None:
+                    deadline = time.monotonic() + self.dialect.busy_timeout()
+                if time.monotonic() >= deadline:
+                    break
+                attempt += 1
+                time.sleep(random.uniform(0.001, 0.004) * 2 ** min(attempt, 5))
+            elif fault == "lost":
+                self._discard()
+                if self.depth:
+                    self._lost = True
+                    raise self._lost_transaction() from None
+                if many or attempt or not _READ.match(sql):
+                    raise ConnectionLostError(
+                        f"the connection to {self.dialect.describe()} was lost while a statement "
+                        "was running: it may or may not have taken effect and was not sent again; "
+                        f"the next call reconnects [statement: {_preview(sql)}]"
+                    ) from None
+                attempt += 1  # a read: run it again on a new connection
+            elif fault == "unprepared" and not self.depth and not attempt:
+                attempt += 1  # the dialect stopped preparing statements (a pooler): send again
+            else:
+                break
             conn = self.conn
             try:
                 if many:
@@ -198,37 +265,11 @@ class Executor:
                     cursor.executemany(stmt, params)
                 else:
                     cursor = conn.execute(stmt, params)
-                break
-            except (self.dialect.driver_error, UnicodeEncodeError) as exc:
-                fault = self.dialect.fault(exc, conn)
-                if fault == "busy" and self.dialect.retry_busy(stmt, self.depth):
-                    if deadline is None:
-                        deadline = time.monotonic() + self.dialect.busy_timeout()
-                    attempt += 1
-                    if time.monotonic() < deadline:
-                        time.sleep(random.uniform(0.001, 0.004) * 2 ** min(attempt, 5))
-                        continue
-                elif fault == "lost":
-                    self._discard()
-                    if self.depth:
-                        self._lost = True
-                        raise self._lost_transaction() from None
-                    if not many and attempt == 0 and _READ.match(sql):
-                        attempt += 1
-                        continue  # a read: run it again on a new connection
-                    raise ConnectionLostError(
-                        f"the connection to {self.dialect.describe()} was lost while a statement "
-                        "was running: it may or may not have taken effect and was not sent again; "
-                        f"the next call reconnects [statement: {_preview(sql)}]"
-                    ) from None
-                elif fault == "unprepared" and not self.depth and attempt == 0:
-                    attempt += 1
-                    continue  # the dialect stopped preparing statements (a pooler): send again
-                rows = params if many else [params or ()]
-                raise self.error(exc, sql, table, columns, rows) from exc
-        if debug:
-            _log.debug("%.3f ms  %s", (perf_counter() - start) * 1000, " ".join(sql.split()))
-        return cursor
+                return cursor
+            except (self.dialect.driver_error, UnicodeEncodeError) as again:
+                exc = again
+        rows = params if many else [params or ()]
+        raise self.error(exc, sql, table, columns, rows) from exc
 
     def _control(self, sql: str) -> None:
         """Run a transaction-control statement (BEGIN, SAVEPOINT, COMMIT, ...) as it is."""
@@ -261,7 +302,7 @@ class Executor:
     ) -> Iterator[Any]:
         """Run driver calls made directly on the connection (COPY, backups): yield the live
         connection, log the call, translate its errors (a lost connection included)."""
-        if self._levels and self._levels[-1] and not self.dialect.statement_rollback_is_atomic:
+        if self.depth and self._guard and self._levels[-1]:
             with self.transaction(), self._translating(sql, table, columns, rows) as conn:
                 yield conn
         else:
@@ -272,9 +313,12 @@ class Executor:
     def _translating(self, sql: str, table: str | None, columns: Sequence[str], rows: Any) -> Iterator[Any]:
         conn = self.conn
         start = perf_counter()
+        if self._watched:
+            self._sent_at = time.monotonic()
         try:
             yield conn
         except (self.dialect.driver_error, UnicodeEncodeError) as exc:
+            self._sent_at = None
             if self.dialect.fault(exc, conn) == "lost":
                 self._discard()
                 if self.depth:
@@ -285,6 +329,8 @@ class Executor:
                     "the next call reconnects"
                 ) from None
             raise self.error(exc, sql, table, columns, rows) from exc
+        finally:
+            self._sent_at = None
         _log.debug("%.3f ms  %s", (perf_counter() - start) * 1000, " ".join(sql.split()))
 
     def query(self, sql: str, params: Any = None) -> Rows:
@@ -478,6 +524,29 @@ class Executor:
         for name in unknown:
             quote(name, self.dialect.max_identifier_length)  # IdentifierError first
         raise ProgrammingError(f"no such column: {unknown[0]!r} in table {table!r}")
+
+
+def _start_watchdog(executor: Executor, deadline: float) -> None:
+    """Watch ``executor`` from a daemon thread: a statement still unanswered ``deadline``
+    seconds after it was sent (the server froze, so its own statement_timeout cannot fire)
+    has its connection's socket shut down, which ends the wait as a lost connection."""
+    ref = weakref.ref(executor)
+
+    def watch() -> None:
+        while True:
+            time.sleep(min(0.25, deadline / 4))
+            ex = ref()
+            if ex is None or ex._closed:
+                return
+            sent, conn = ex._sent_at, ex._conn
+            if sent is not None and conn is not None and time.monotonic() - sent > deadline:
+                _log.warning("no answer from %s for %.1f s: dropping the connection",
+                             ex.dialect.describe(), deadline)
+                ex._sent_at = None
+                ex.dialect.abort(conn)
+            del ex
+
+    threading.Thread(target=watch, name="mngs.db watchdog", daemon=True).start()
 
 
 def _isolation(level: str | None) -> str | None:

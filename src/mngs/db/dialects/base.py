@@ -90,6 +90,14 @@ class Dialect:
         pooler lost a prepared statement; nothing was done), or None for an ordinary error."""
         return None
 
+    def client_deadline(self) -> float | None:
+        """Seconds after which a statement the server has not answered is abandoned by the
+        client (its connection dropped), or None for no client-side limit."""
+        return None
+
+    def abort(self, conn: Any) -> None:
+        """Make a call blocked on ``conn`` return at once (from another thread)."""
+
     def retry_busy(self, sql: str, depth: int) -> bool:
         """True when a statement refused as busy may be sent again."""
         return False

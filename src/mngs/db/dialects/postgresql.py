@@ -7,6 +7,7 @@ import os
 import re
 import select
 import shutil
+import socket
 import subprocess
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
@@ -45,6 +46,8 @@ _CONNECT_DEFAULTS = (
     ("keepalives_count", None, "3"),
     ("tcp_user_timeout", None, "60000"),
 )
+#: How long after statement_timeout the client abandons a statement the server did not cancel.
+_CLIENT_GRACE_S = 5.0
 #: SQLSTATEs meaning the server ended the connection (shutdown, crash, terminated backend).
 _LOST_STATES = frozenset({"57P01", "57P02", "57P03"})
 _ACTIONS = {"a": "NO ACTION", "r": "RESTRICT", "c": "CASCADE", "n": "SET NULL", "d": "SET DEFAULT"}
@@ -155,6 +158,7 @@ class PostgreSQLDialect(Dialect):
         if settings:
             conninfo["options"] = " ".join([str(conninfo.get("options") or ""), *settings]).strip()
         self._conninfo = make_conninfo("", **conninfo)
+        self.statement_timeout = statement_timeout
         self.read_only = bool(read_only)
         if prepare_threshold != "auto" and prepare_threshold is not None and (
             isinstance(prepare_threshold, bool) or not isinstance(prepare_threshold, int)
@@ -204,6 +208,25 @@ class PostgreSQLDialect(Dialect):
         except (OSError, ValueError, self._psycopg.Error):
             return False
         return True
+
+    def client_deadline(self) -> float | None:
+        # The server cancels a statement at statement_timeout; a server that froze cannot,
+        # so the client gives up a little later.
+        if self.statement_timeout is None:
+            return None
+        return float(self.statement_timeout) + _CLIENT_GRACE_S
+
+    def abort(self, conn: Any) -> None:
+        try:
+            sock = socket.socket(fileno=os.dup(conn.pgconn.socket))
+        except (OSError, self._psycopg.Error):
+            return
+        try:
+            sock.shutdown(socket.SHUT_RDWR)  # the blocked read sees the end of the stream
+        except OSError:
+            pass
+        finally:
+            sock.close()
 
     def fault(self, exc: BaseException, conn: Any) -> str | None:
         sqlstate = getattr(exc, "sqlstate", None)
