@@ -284,9 +284,12 @@ class Database(SchemaMixin, TransferMixin, BackupMixin, MaintenanceMixin, BlobMi
             if columns:
                 self._ex.check_columns(table, columns)
             n = self._dialect.max_identifier_length
+            order, ordered = order_clause(order_by, n, self._ex.column_names(table) if order_by else None)
+            if ordered:
+                self._ex.check_columns(table, ordered)
             names = quote_all(columns, n) if columns else "*"
             sql = (
-                f"SELECT {names} FROM {quote(table, n)}{condition}{order_clause(order_by, n)}"
+                f"SELECT {names} FROM {quote(table, n)}{condition}{order}"
                 f"{limit_clause(limit, offset, self._dialect.unlimited)}"
             )
             if len(self._ex.select_cache) > 1000:

@@ -503,19 +503,25 @@ class Executor:
                 pk = self.cache[key] = self.dialect.primary_key(self, table)
         return pk  # type: ignore[no-any-return]
 
-    def check_columns(self, table: str, names: Iterable[str]) -> None:
+    def column_names(self, table: str, *, fresh: bool = False) -> set[str]:
+        """The table's column names (cached; empty when there is no such table)."""
+        key = ("columns", table)
+        known = None if fresh else self.cache.get(key)
+        if known is None:
+            with self.lock:
+                known = self.cache[key] = {c["name"] for c in self.dialect.get_columns(self, table)}
+        return known  # type: ignore[no-any-return]
+
+    def check_columns(self, table: str, names: Iterable[str], *, always: bool = False) -> None:
         """Refuse unknown column names where the backend would not (SQLite reads an unknown
-        double-quoted name as a string literal). Cached; a miss re-reads the catalog once,
-        since another handle may have added the column."""
-        if not self.dialect.quoted_unknown_is_literal:
+        double-quoted name as a string literal), or everywhere with ``always``. Cached; a miss
+        re-reads the catalog once, since another handle may have added the column."""
+        if not (always or self.dialect.quoted_unknown_is_literal):
             return
         names = list(names)
+        unknown: list[str] = []
         for fresh in (False, True):
-            key = ("columns", table)
-            known = None if fresh else self.cache.get(key)
-            if known is None:
-                with self.lock:
-                    known = self.cache[key] = {c["name"] for c in self.dialect.get_columns(self, table)}
+            known = self.column_names(table, fresh=fresh)
             if not known:  # a missing table is reported by the statement itself
                 return
             unknown = [name for name in names if name not in known]

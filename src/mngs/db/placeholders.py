@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import re
 
-__all__ = ["count_placeholders", "to_pyformat"]
+__all__ = ["code_only", "count_placeholders", "is_stacked", "to_pyformat"]
 
 # PostgreSQL treats every byte >= 0x80 as an identifier character; in a decoded ``str`` that is
 # every code point >= U+0080.
@@ -120,3 +120,42 @@ def count_placeholders(sql: str) -> tuple[int, frozenset[str]]:
     """
     _, _, n_qmark, names = _scan(sql)
     return n_qmark, names
+
+
+@functools.lru_cache(maxsize=2048)
+def code_only(sql: str) -> str:
+    """``sql`` with comments blanked (spaces) and quoted strings, names and dollar-quoted
+    bodies masked (``x``), same length: what is left is the SQL the server parses as code."""
+    out: list[str] = []
+    pos = 0
+    end = len(sql)
+    while pos < end:
+        m = _TOKEN.search(sql, pos)
+        if m is None:
+            break
+        out.append(sql[pos : m.start()])
+        kind = m.lastgroup
+        if kind == "block":
+            stop = _block_comment_end(sql, m.end())
+            out.append(" " * (stop - m.start()))
+            pos = stop
+            continue
+        text = m.group()
+        if kind == "line":
+            out.append(" " * len(text))
+        elif kind in _QUOTED:
+            out.append("x" * len(text))
+        else:
+            out.append(text)
+        pos = m.end()
+    out.append(sql[pos:])
+    return "".join(out)
+
+
+_SECOND_STATEMENT = re.compile(r";[\s;]*[^\s;]")
+
+
+def is_stacked(sql: str) -> bool:
+    """True when ``sql`` holds a second statement after a ``;`` (outside quotes and comments);
+    a trailing ``;`` alone is one statement."""
+    return ";" in sql and _SECOND_STATEMENT.search(code_only(sql)) is not None

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
 from .errors import ArgumentError, IdentifierError
+from .placeholders import code_only
 
 __all__ = [
     "Params",
     "Where",
+    "check_fragment",
     "conflict_clause",
     "limit_clause",
     "order_clause",
@@ -30,7 +32,7 @@ Params = Sequence[Any] | Mapping[str, Any] | None
 Where = str | Mapping[str, Any] | None
 
 _SIMPLE_ORDER = re.compile(
-    r"""^\s*(?P<name>[^\s"',()]+|"(?:[^"]|"")+")
+    r"""^\s*(?P<name>[^\W\d][\w$]*|"(?:[^"]|"")+")
         (?:\s+(?P<dir>asc|desc))?(?:\s+nulls\s+(?P<nulls>first|last))?\s*$""",
     re.IGNORECASE | re.VERBOSE,
 )
@@ -80,7 +82,8 @@ def where_clause(where: Where, params: Params, max_length: int | None = None) ->
     if isinstance(where, str):
         if not where.strip():
             raise ArgumentError("where must not be empty; pass None for no condition")
-        return f" WHERE {where}", params
+        check_fragment("where", where)
+        return f" WHERE ({where})", params
     if not isinstance(where, Mapping):
         raise ArgumentError(f"where must be SQL text or a dict, not {type(where).__name__}")
     if params:
@@ -119,32 +122,78 @@ def _dict_where(shape: tuple[tuple[str, int], ...], max_length: int | None) -> s
     return " WHERE " + " AND ".join(parts)
 
 
-def order_clause(order_by: str | Sequence[str] | None, max_length: int | None = None) -> str:
-    """Return ``" ORDER BY …"``.
+def check_fragment(what: str, text: str) -> None:
+    """Refuse a SQL fragment (``where``, an ``order_by`` expression) that would end the
+    statement: it is one expression, never a second statement."""
+    if ";" in code_only(text):
+        raise ArgumentError(
+            f"{what} must be one SQL expression, but {text!r} has a ';' outside quotes "
+            "(it would end the statement)"
+        )
 
-    Each item ``"col"``, ``"col DESC"`` or ``"col ASC NULLS LAST"`` has its column quoted, so
-    reserved words and odd names work; any other item is used as SQL text, like ``where``.
+
+def _split_top_level(text: str) -> list[str]:
+    """Split at commas outside parentheses, quotes and comments."""
+    code = code_only(text)
+    pieces, depth, start = [], 0, 0
+    for i, char in enumerate(code):
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "," and depth == 0:
+            pieces.append(text[start:i])
+            start = i + 1
+    pieces.append(text[start:])
+    return pieces
+
+
+def order_clause(
+    order_by: str | Sequence[str] | None,
+    max_length: int | None = None,
+    known: Collection[str] | None = None,
+) -> tuple[str, list[str]]:
+    """Return ``(" ORDER BY …", names)``: the clause and the column names it quotes.
+
+    An item that is exactly a column name in ``known`` is quoted as that column, whatever the
+    name (spaces, quotes, commas, ``;``). A text of several items is split at top-level commas.
+    ``"col"``, ``"col DESC"``, ``"col ASC NULLS LAST"`` have their column quoted (the caller
+    checks the name exists); any other item is an expression, used as SQL text like ``where``,
+    and refused if it would end the statement.
     """
     if order_by is None:
-        return ""
-    items = [order_by] if isinstance(order_by, str) else list(order_by)
-    parts = []
+        return "", []
+    if isinstance(order_by, str):
+        items = [order_by] if known and order_by in known else _split_top_level(order_by)
+    else:
+        items = list(order_by)
+    parts: list[str] = []
+    names: list[str] = []
     for item in items:
-        pieces = [p for p in item.split(",")] if "(" not in item else [item]
-        for piece in pieces:
-            match = _SIMPLE_ORDER.match(piece)
-            if match is None:
-                parts.append(piece.strip())
-                continue
-            text = quote(_unquote(match["name"]), max_length)
-            if match["dir"]:
-                text += " " + match["dir"].upper()
-            if match["nulls"]:
-                text += " NULLS " + match["nulls"].upper()
-            parts.append(text)
-    if not parts or not all(parts):
+        if not isinstance(item, str):
+            raise ArgumentError(f"order_by items must be str, not {type(item).__name__}: {item!r}")
+        if known and item in known:
+            parts.append(quote(item, max_length))
+            names.append(item)
+            continue
+        match = _SIMPLE_ORDER.match(item)
+        if match is None:
+            if not item.strip():
+                raise ArgumentError(f"invalid order_by: {order_by!r}")
+            check_fragment("order_by", item)
+            parts.append(item.strip())
+            continue
+        name = _unquote(match["name"])
+        text = quote(name, max_length)
+        names.append(name)
+        if match["dir"]:
+            text += " " + match["dir"].upper()
+        if match["nulls"]:
+            text += " NULLS " + match["nulls"].upper()
+        parts.append(text)
+    if not parts:
         raise ArgumentError(f"invalid order_by: {order_by!r}")
-    return " ORDER BY " + ", ".join(parts)
+    return " ORDER BY " + ", ".join(parts), names
 
 
 def limit_clause(limit: int | None, offset: int | None = None, unlimited: str = "ALL") -> str:

@@ -23,7 +23,7 @@ from ..errors import (
     ReadOnlyError,
     TransactionConflict,
 )
-from ..placeholders import to_pyformat
+from ..placeholders import is_stacked, to_pyformat
 from ..reflection import ColumnInfo, ForeignKeyInfo, IndexInfo
 from ..sql import conflict_clause, index_name, quote, quote_all
 from .base import Dialect
@@ -179,6 +179,8 @@ class PostgreSQLDialect(Dialect):
             kwargs["prepare_threshold"] = self.prepare_threshold
         conn = self._psycopg.connect(self._conninfo, autocommit=True, **kwargs)
         codecs.register_postgresql(conn)
+        if conn.info.parameter_status("standard_conforming_strings") != "on":
+            conn.execute("SET standard_conforming_strings = on")  # quotes as our scanner reads them
         info = conn.info
         self._info = f"{info.user}@{info.host}:{info.port}/{info.dbname}"
         if self.read_only:
@@ -254,6 +256,13 @@ class PostgreSQLDialect(Dialect):
 
     def prepare(self, sql: str, params: Any) -> tuple[str, Any]:
         if params is None:
+            # Without parameters psycopg uses the simple query protocol, which would run every
+            # statement in the string: one statement per call, as on SQLite.
+            if is_stacked(sql):
+                raise ProgrammingError(
+                    "one statement per call: the SQL holds a second statement after a ';' "
+                    f"(run each statement separately) [statement: {' '.join(sql.split())[:120]}]"
+                )
             return sql, None
         return to_pyformat(sql)[0], params
 
@@ -755,7 +764,7 @@ class PostgreSQLDialect(Dialect):
         if created:
             keep.extend(self._clear_for_restore(ex, created, settings))
         sql = self._DUMP_SCHEMA.sub(lambda m: self._unless_schema_exists(ex, m), sql)
-        ex.run(sql)
+        ex.run(sql, prepared=True)  # a script of many statements, run as one
 
     def _unless_schema_exists(self, ex: Executor, match: re.Match[str]) -> str:
         """The dump's ``CREATE SCHEMA``/``COMMENT ON SCHEMA`` statement, or nothing when the
