@@ -9,7 +9,7 @@ Every workload runs each contender on the same data in the same process run: one
 run under tracemalloc (peak of Python allocations), then ``--repeats`` timed runs interleaved
 across contenders (so a burst of load elsewhere on the machine hits them all alike), reporting
 the median. Write workloads get a freshly created table before every run (untimed). Streaming
-workloads run each measurement in a fresh subprocess so its peak RSS growth is clean.
+and copy workloads run each measurement in a fresh subprocess so its peak RSS growth is clean.
 See benchmarks/README.md for what each workload compares and how the modules are laid out.
 """
 
