@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from harness import SCHEMA, Contender, Env, Target, Workload, without_progress, workload
+from fixtures import SCHEMA, Env, without_progress
+from harness import Contender, Target, Workload, workload
 
 TABLE = "w_copy"  # its own name: the PostgreSQL read tables (read_<n>) must not be in the way
 BY_HAND = "select_iter+insert_many"

@@ -2,17 +2,8 @@
 
 from __future__ import annotations
 
-from harness import (
-    NOT_IMPLEMENTED,
-    SCHEMA,
-    Contender,
-    Env,
-    Target,
-    Workload,
-    mngs_method,
-    run_external,
-    workload,
-)
+from fixtures import SCHEMA, Env, mngs_method
+from harness import NOT_IMPLEMENTED, Contender, Target, Workload, run_external, workload
 
 
 def _psql(env: Env, command: str) -> list[str]:

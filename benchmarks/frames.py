@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import io
 
-from harness import COLUMNS, NOT_IMPLEMENTED, Contender, Env, Target, Workload, mngs_method, workload
+from fixtures import COLUMNS, Env, mngs_method
+from harness import NOT_IMPLEMENTED, Contender, Target, Workload, workload
 
 
 @workload("from_dataframe", backends=("postgresql",), size="big", big=True,

@@ -6,7 +6,8 @@ import random
 import sqlite3
 from collections.abc import Callable
 
-from harness import SCHEMA, STREAM_SIZE, Contender, Env, Target, Workload, keeping_sqlite_codecs, workload
+from fixtures import SCHEMA, STREAM_SIZE, Env, keeping_sqlite_codecs
+from harness import Contender, Target, Workload, workload
 
 
 @workload("select", target=Target(0.85),

@@ -36,7 +36,8 @@ import harness  # noqa: E402
 import reads  # noqa: E402
 import report  # noqa: E402
 import writes  # noqa: E402
-from harness import DEFAULT_PG_DSN, SCHEMA, Env, Result, log  # noqa: E402
+from fixtures import DEFAULT_PG_DSN, SCHEMA, Env  # noqa: E402
+from harness import Result, log  # noqa: E402
 
 SUITES = (writes, reads, csv_io, frames, copy_db)
 ORDER = ("insert_many", "upsert", "select", "stream", "single_insert", "point_select",

@@ -2,17 +2,8 @@
 
 from __future__ import annotations
 
-from harness import (
-    COLUMNS,
-    UPDATES,
-    Contender,
-    Env,
-    Target,
-    Workload,
-    keeping_sqlite_codecs,
-    row_tuple,
-    workload,
-)
+from fixtures import COLUMNS, UPDATES, Env, keeping_sqlite_codecs, row_tuple
+from harness import Contender, Target, Workload, workload
 
 
 @workload("insert_many", target={"sqlite": Target(0.90),
