@@ -96,7 +96,8 @@ def test_order_by_directions_nulls_and_expressions_still_work(tables):
     db.insert("users", {"name": "d", "score": None})
     assert [r["name"] for r in db.select("users", order_by="score DESC NULLS LAST")] == ["a", "b", "c", "d"]
     assert [r["name"] for r in db.select("users", order_by="score ASC NULLS FIRST")][0] == "d"
-    assert [r["name"] for r in db.select("users", order_by="score IS NULL, name DESC")] == ["c", "b", "a", "d"]
+    by_null_then_name = db.select("users", order_by="score IS NULL, name DESC")
+    assert [r["name"] for r in by_null_then_name] == ["c", "b", "a", "d"]
     assert [r["name"] for r in db.select("users", order_by=["length(name)", "id"])] == ["b", "a", "c", "d"]
     assert [r["name"] for r in db.select("users", order_by="-id")][0] == "d"
 
@@ -109,7 +110,8 @@ def test_a_comment_in_where_cannot_swallow_the_rest(tables):
 
 
 _PIECES = st.sampled_from(
-    [";", "--", "/*", "*/", "'", '"', "$$", "E'\\'", "1=1", " OR ", "DROP TABLE sentinel", " ", "\n", ")", "("]
+    [";", "--", "/*", "*/", "'", '"', "$$", "E'\\'", "1=1", " OR ", "DROP TABLE sentinel", " ", "\n"]
+    + [")", "("]
 )
 
 
