@@ -150,7 +150,9 @@ def test_connection_failure_is_operational_error_without_password(form):
             mngs.db.connect(f"postgresql://postgres:{SECRET}@127.0.0.1:1/test?connect_timeout=3")
     assert SECRET not in str(info.value)
     assert SECRET not in repr(info.value)
-    assert info.value.__cause__ is not None
+    assert info.value.__cause__ is None  # nothing chained for a traceback to print
+    assert info.value.driver_error is not None  # the driver's exception, for code that asks
+    assert SECRET not in repr(vars(info.value.driver_error))
 
 
 # -- connect(url) ------------------------------------------------------------------------------

@@ -19,12 +19,16 @@ The tree follows DB-API 2.0 (PEP 249), so code written against any driver reads 
             │       └── IdentifierError  a table/column/index name we refuse
             └── NotSupportedError
 
-Every error raised from a driver is re-raised as one of these, with the driver's exception kept
-as ``__cause__`` and the table, column or statement at fault named in the message. Parameter
-values and passwords never appear in messages.
+Every error raised from a driver is re-raised as one of these, naming the table, column or
+statement at fault. Parameter values and passwords never appear in messages, and the driver's
+exception is not chained (``__cause__`` is None, so a traceback does not print the server's
+DETAIL lines, which quote the failing row): code that needs it reads ``exc.driver_error`` (and
+``exc.sqlstate``, the server's SQLSTATE code, where there is one).
 """
 
 from __future__ import annotations
+
+import re
 
 __all__ = [
     "ArgumentError",
@@ -55,6 +59,14 @@ class Warning(Exception):  # noqa: A001 - the DB-API name
 
 class Error(Exception):
     """Base class of every error this package raises on purpose."""
+
+    #: The driver's exception this error was translated from (None for the package's own).
+    driver_error: BaseException | None = None
+
+    @property
+    def sqlstate(self) -> str | None:
+        """The SQLSTATE code the server reported (PostgreSQL), or None."""
+        return getattr(self.driver_error, "sqlstate", None)
 
 
 class InterfaceError(Error):
@@ -133,15 +145,24 @@ _BY_DBAPI_NAME: dict[str, type[Error]] = {
 _ORDER = tuple(_BY_DBAPI_NAME)  # most specific first
 
 
+_QUOTED_VALUE = re.compile(r'"(?:[^"]|"")*"')
+_TRAILING_BYTES = re.compile(r":\s*0x[0-9a-fA-F ]+$")
+
+
 def _driver_message(exc: BaseException) -> str:
     """The driver's message without the server's DETAIL and CONTEXT lines, which can quote the
-    failing row's values (PostgreSQL: ``Key (email)=(...) already exists``); a HINT is kept."""
+    failing row's values (PostgreSQL: ``Key (email)=(...) already exists``); a HINT is kept.
+    In data errors (SQLSTATE class 22) the primary line quotes the value itself
+    (``invalid input syntax for type bigint: "..."``): the value is withheld."""
     diag = getattr(exc, "diag", None)
     primary = getattr(diag, "message_primary", None)
     if not primary:
         return str(exc).strip()
+    primary = str(primary)
+    if str(getattr(exc, "sqlstate", None) or "").startswith("22"):
+        primary = _TRAILING_BYTES.sub("", _QUOTED_VALUE.sub("(value withheld)", primary))
     hint = getattr(diag, "message_hint", None)
-    return f"{primary} (hint: {hint})" if hint else str(primary)
+    return f"{primary} (hint: {hint})" if hint else primary
 
 
 def _our_class(exc: BaseException) -> type[Error]:
@@ -162,7 +183,8 @@ def translate(
     secrets: tuple[str, ...] = (),
     cls: type[Error] | None = None,
 ) -> Error:
-    """Build the package error for driver exception ``exc``; the caller raises it ``from exc``.
+    """Build the package error for driver exception ``exc`` (kept as its ``driver_error``); the
+    caller raises it ``from None``.
 
     ``sql`` is shown shortened; ``secrets`` (passwords) are blanked out of the message.
     """
@@ -180,6 +202,8 @@ def translate(
     if context:
         message = f"{message} [{'; '.join(context)}]"
     for secret in secrets:
-        if secret:
-            message = message.replace(secret, "***")
-    return (cls or _our_class(exc))(message)
+        if secret:  # whole occurrences only: masking "p" inside words would reveal it
+            message = re.sub(rf"(?<!\w){re.escape(secret)}(?!\w)", "***", message)
+    error = (cls or _our_class(exc))(message)
+    error.driver_error = exc
+    return error

@@ -55,6 +55,9 @@ _DEBUG = logging.DEBUG
 #: Statements that only read: safe to run again when the connection died under them.
 _READ = re.compile(r"\s*(?:select|show|explain|values|table|pragma)\b", re.IGNORECASE)
 _DDL = re.compile(r"\s*(create|alter|drop)\b", re.IGNORECASE)
+#: Python errors raised while the driver adapts a value (an int beyond 64 bits on SQLite, JSON
+#: nested too deep, a str that is not valid Unicode): bad values, translated as DataError.
+_VALUE_ERRORS = (UnicodeEncodeError, OverflowError, RecursionError)
 ISOLATION_LEVELS = ("read committed", "repeatable read", "serializable")
 
 
@@ -104,7 +107,9 @@ class Executor:
         try:
             return self.dialect.connect()
         except self.dialect.driver_error as exc:
-            raise translate(exc, secrets=self.dialect.secrets(), cls=OperationalError) from exc
+            self.dialect.scrub(exc)
+            failure = translate(exc, secrets=self.dialect.secrets(), cls=OperationalError)
+        raise failure from None
 
     @property
     def closed(self) -> bool:
@@ -210,7 +215,7 @@ class Executor:
                 cursor.executemany(stmt, params)
             else:
                 cursor = conn.execute(stmt, params)
-        except (self.dialect.driver_error, UnicodeEncodeError) as exc:
+        except (self.dialect.driver_error, *_VALUE_ERRORS) as exc:
             self._sent_at = None
             cursor = self._recover(exc, conn, sql, stmt, params, table, columns, many)
         self._sent_at = None
@@ -266,10 +271,10 @@ class Executor:
                 else:
                     cursor = conn.execute(stmt, params)
                 return cursor
-            except (self.dialect.driver_error, UnicodeEncodeError) as again:
+            except (self.dialect.driver_error, *_VALUE_ERRORS) as again:
                 exc = again
         rows = params if many else [params or ()]
-        raise self.error(exc, sql, table, columns, rows) from exc
+        raise self.error(exc, sql, table, columns, rows) from None
 
     def _control(self, sql: str) -> None:
         """Run a transaction-control statement (BEGIN, SAVEPOINT, COMMIT, ...) as it is."""
@@ -284,6 +289,7 @@ class Executor:
         rows: Any,
     ) -> Error:
         """The package error for driver exception ``exc`` (the caller raises it)."""
+        self.dialect.scrub(exc)
         column = None
         if columns and isinstance(rows, Sequence):
             column = self.dialect.blame_column(exc, columns, rows)
@@ -317,7 +323,7 @@ class Executor:
             self._sent_at = time.monotonic()
         try:
             yield conn
-        except (self.dialect.driver_error, UnicodeEncodeError) as exc:
+        except (self.dialect.driver_error, *_VALUE_ERRORS) as exc:
             self._sent_at = None
             if self.dialect.fault(exc, conn) == "lost":
                 self._discard()
@@ -328,7 +334,7 @@ class Executor:
                     f"the connection to {self.dialect.describe()} was lost during {_preview(sql)}; "
                     "the next call reconnects"
                 ) from None
-            raise self.error(exc, sql, table, columns, rows) from exc
+            raise self.error(exc, sql, table, columns, rows) from None
         finally:
             self._sent_at = None
         _log.debug("%.3f ms  %s", (perf_counter() - start) * 1000, " ".join(sql.split()))
@@ -379,7 +385,7 @@ class Executor:
                                 f"the connection to {self.dialect.describe()} was lost while "
                                 "rows were streamed; the next call reconnects"
                             ) from None
-                        raise self.error(exc, sql, None, None, None) from exc
+                        raise self.error(exc, sql, None, None, None) from None
                     yield from dicts(names, rows)
                 completed = True
             except GeneratorExit:
@@ -499,6 +505,7 @@ class Executor:
         key = ("pk", table)
         pk = self.cache.get(key)
         if pk is None:
+            quote(table, self.dialect.max_identifier_length)  # a bad name is refused first
             with self.lock:
                 pk = self.cache[key] = self.dialect.primary_key(self, table)
         return pk  # type: ignore[no-any-return]

@@ -51,7 +51,13 @@ def quote(name: str, max_length: int | None = None) -> str:
         raise IdentifierError("identifier must not be empty")
     if "\x00" in name:
         raise IdentifierError(f"identifier must not contain NUL: {name!r}")
-    if max_length is not None and len(name.encode("utf-8")) > max_length:
+    try:
+        size = len(name.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise IdentifierError(
+            f"identifier is not valid Unicode text (a lone surrogate): {name!r}"
+        ) from None
+    if max_length is not None and size > max_length:
         raise IdentifierError(
             f"identifier longer than {max_length} bytes (the backend would truncate it): {name!r}"
         )

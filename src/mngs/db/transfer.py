@@ -316,7 +316,7 @@ class TransferMixin:
                     chunks = source.utf8_chunks(bar)
                     count = self._dialect.copy_csv_in(self._ex, table, header, chunks, delimiter)
                 except Error as exc:
-                    raise self._located(exc, source, offset=1) from exc.__cause__ or exc
+                    raise self._located(exc, source, offset=1) from None
                 if count is None:
                     count = self._insert_csv(table, source, declared, batch_size, bar)
             if set(header).intersection(self._ex.primary_key(table)):
@@ -325,11 +325,13 @@ class TransferMixin:
 
     def _located(self, exc: Error, source: CsvFile, offset: int) -> Error:
         """``exc`` with the CSV line and column the database blamed, when it named them."""
-        cause = exc.__cause__
+        cause = exc.driver_error
         line, column, message = self._dialect.copy_error_location(cause) if cause else (None, None, "")
         if line is None:
             return exc
-        return type(exc)(str(source.error(line + offset, message or str(exc), column)))
+        located = type(exc)(str(source.error(line + offset, message or str(exc), column)))
+        located.driver_error = cause
+        return located
 
     def _insert_csv(
         self,

@@ -116,9 +116,15 @@ class Dialect:
     def classify(self, exc: BaseException) -> type[Error] | None:
         """Our error class for ``exc`` where the driver's DB-API class is misleading: a value
         the driver cannot send is a :class:`DataError` on every backend."""
-        if isinstance(exc, UnicodeEncodeError) or any(m in str(exc) for m in _UNSENDABLE):
+        if isinstance(exc, (UnicodeEncodeError, OverflowError, RecursionError)):
+            return DataError
+        if any(m in str(exc) for m in _UNSENDABLE):
             return DataError
         return None
+
+    def scrub(self, exc: BaseException) -> None:
+        """Remove what a driver exception holds that could reveal a secret (a password in its
+        connection object) before the package hands it out as ``driver_error``."""
 
     def prepare(self, sql: str, params: Any) -> tuple[str, Any]:
         """Return the statement and parameters in the driver's placeholder style."""
@@ -166,8 +172,13 @@ class Dialect:
         or a value of the type the driver could not adapt (``cannot adapt type 'set'``)."""
         message = str(exc)
         unadaptable = re.search(r"cannot adapt type '([^']+)'", message)
+        out_of_range = isinstance(exc, OverflowError) or getattr(exc, "sqlstate", None) == "22003"
         for row in rows:
             for column, value in zip(columns, row):
+                if out_of_range and type(value) is int and not -(2**63) <= value < 2**63:
+                    return column
+                if isinstance(exc, RecursionError) and isinstance(value, (dict, list)):
+                    return column
                 if isinstance(exc, UnicodeEncodeError) and isinstance(value, str):
                     try:
                         value.encode("utf-8")

@@ -142,7 +142,18 @@ class PostgreSQLDialect(Dialect):
         self._psycopg = psycopg
         self.driver_error = psycopg.Error
         given = {k: v for k, v in params.items() if v is not None}
-        conninfo = conninfo_to_dict(make_conninfo(dsn or "", **given))
+        try:
+            conninfo = conninfo_to_dict(make_conninfo(dsn or "", **given))
+        except (psycopg.Error, TypeError, ValueError):
+            # The driver's message quotes the text it could not parse: a password, perhaps.
+            problem = "malformed PostgreSQL connection string"
+        else:
+            problem = None
+        if problem:
+            raise ArgumentError(
+                f"{problem}: libpq could not parse the dsn/keywords (check quoting of values "
+                "with spaces as key='a b', and %-escapes in a postgresql:// URL)"
+            )
         for key, env, default in _CONNECT_DEFAULTS:
             if key not in conninfo and (env is None or env not in os.environ):
                 conninfo[key] = default
@@ -243,6 +254,12 @@ class PostgreSQLDialect(Dialect):
             return "unprepared"
         return None
 
+    def scrub(self, exc: BaseException) -> None:
+        # psycopg keeps the failed connection on the exception; its repr shows the whole
+        # connection info, password included. psycopg drops it the same way when pickling.
+        if getattr(exc, "_pgconn", None) is not None:
+            exc._pgconn = None  # type: ignore[attr-defined]
+
     def classify(self, exc: BaseException) -> type[Error] | None:
         sqlstate = getattr(exc, "sqlstate", None)
         if sqlstate in ("40001", "40P01"):
@@ -305,7 +322,7 @@ class PostgreSQLDialect(Dialect):
                     sql = f"{insert}SELECT {names} FROM {stage}{order}{tail}"
                     count = ex.run(sql, None, table=table).rowcount
             except ProgrammingError as exc:
-                if getattr(exc.__cause__, "sqlstate", None) != "21000":
+                if exc.sqlstate != "21000":
                     raise
                 # One key twice in the rows ("cannot affect row a second time"): the last wins.
                 keys = quote_all(target, 63)
