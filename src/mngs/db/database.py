@@ -113,14 +113,23 @@ class Database(SchemaMixin, TransferMixin, BackupMixin, MaintenanceMixin, BlobMi
 
     # -- lifecycle ---------------------------------------------------------------------
     def close(self) -> None:
-        """Close the connection, rolling back an unfinished transaction. Closing twice is fine."""
+        """Close the connection, rolling back an unfinished transaction. Closing twice is fine.
+
+        >>> db.close()
+        >>> db.closed
+        True
+        """
         ex = self.__dict__.get("_ex")
         if ex is not None:
             ex.close()
 
     @property
     def closed(self) -> bool:
-        """True once :meth:`close` has been called (a lost connection is reopened, not closed)."""
+        """True once :meth:`close` has been called (a lost connection is reopened, not closed).
+
+        >>> db.closed
+        False
+        """
         return self._ex.closed
 
     def __enter__(self) -> Database:
@@ -138,7 +147,11 @@ class Database(SchemaMixin, TransferMixin, BackupMixin, MaintenanceMixin, BlobMi
 
     @property
     def backend(self) -> str:
-        """``"sqlite"`` or ``"postgresql"``."""
+        """``"sqlite"`` or ``"postgresql"``.
+
+        >>> db.backend
+        'sqlite'
+        """
         return self._dialect.name
 
     def _where(self, table: str, where: Where, params: Params) -> tuple[str, Params]:
@@ -203,20 +216,36 @@ class Database(SchemaMixin, TransferMixin, BackupMixin, MaintenanceMixin, BlobMi
                 time.sleep(delay)
 
     def begin_transaction(self, isolation: str | None = None) -> None:
-        """Open a transaction (a savepoint when one is open); end it with commit() or rollback()."""
+        """Open a transaction (a savepoint when one is open); end it with commit() or rollback().
+
+        >>> db.begin_transaction()
+        >>> db.insert("runs", {"name": "a"})
+        >>> db.commit()
+        """
         self._ex.begin(isolation, user=True)
 
     def commit(self) -> None:
-        """Commit the innermost open transaction; without one there is nothing to do."""
+        """Commit the innermost open transaction; without one there is nothing to do.
+
+        >>> db.begin_transaction(); db.delete("runs", where={"name": "a"}); db.commit()
+        """
         self._ex.commit()
 
     def rollback(self) -> None:
-        """Roll back the innermost open transaction; without one there is nothing to do."""
+        """Roll back the innermost open transaction; without one there is nothing to do.
+
+        >>> db.begin_transaction(); db.delete("users", all_rows=True); db.rollback()
+        """
         self._ex.rollback()
 
     @property
     def in_transaction(self) -> bool:
-        """True while a transaction opened through this handle is open."""
+        """True while a transaction opened through this handle is open.
+
+        >>> with db.transaction():
+        ...     db.in_transaction
+        True
+        """
         return self._ex.in_transaction
 
     # -- statements --------------------------------------------------------------------
@@ -233,7 +262,11 @@ class Database(SchemaMixin, TransferMixin, BackupMixin, MaintenanceMixin, BlobMi
         return self._ex.execute(sql, params)
 
     def executemany(self, sql: str, seq_of_params: Iterable[Params]) -> int:
-        """Run one statement for each parameter set, atomically; return the rows affected."""
+        """Run one statement for each parameter set, atomically; return the rows affected.
+
+        >>> db.executemany("UPDATE users SET score = ? WHERE id = ?", [[90, 1], [75, 2]])
+        2
+        """
         with self._ex.lock, self._ex.transaction():
             total = 0
             for batch in self._batches(seq_of_params, None):
@@ -355,12 +388,20 @@ class Database(SchemaMixin, TransferMixin, BackupMixin, MaintenanceMixin, BlobMi
         self, sql: str, params: Params = None, batch_size: int | None = None
     ) -> Iterator[Record]:
         """Yield the rows of a query as dicts in constant memory (a server-side cursor on
-        PostgreSQL). The handle stays locked to this thread until the iteration ends."""
+        PostgreSQL). The handle stays locked to this thread until the iteration ends.
+
+        >>> for row in db.query_iter("SELECT id, name FROM users WHERE score > ?", [80]):
+        ...     print(row["name"])
+        """
         _check_params(params)
         return self._ex.stream(sql, params, batch_size or self._dialect.stream_size)
 
     def count(self, table: str, where: Where = None, params: Params = None) -> int:
-        """Return the number of rows matching ``where`` (all rows when None)."""
+        """Return the number of rows matching ``where`` (all rows when None).
+
+        >>> db.count("users", where="score > ?", params=[80])
+        2
+        """
         n = self._dialect.max_identifier_length
         condition, values = self._where(table, where, params)
         with self._ex.lock:

@@ -39,12 +39,20 @@ class SQLite3(Database):
 
     @property
     def timeout(self) -> float:
-        """Seconds a statement waits for another connection's write lock."""
+        """Seconds a statement waits for another connection's write lock.
+
+        >>> mngs.db.SQLite3("lab.db", timeout=30).timeout
+        30.0
+        """
         return self._dialect.timeout  # type: ignore[attr-defined,no-any-return]
 
     @property
     def path(self) -> str:
-        """The database file path (or ``":memory:"``)."""
+        """The database file path (or ``":memory:"``).
+
+        >>> mngs.db.SQLite3("lab.db").path
+        'lab.db'
+        """
         return self._dialect.path  # type: ignore[attr-defined,no-any-return]
 
 

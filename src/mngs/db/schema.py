@@ -136,16 +136,28 @@ class SchemaMixin:
         return sql
 
     def list_tables(self) -> list[str]:
-        """Names of the tables (in the current schema on PostgreSQL), sorted."""
+        """Names of the tables (in the current schema on PostgreSQL), sorted.
+
+        >>> db.list_tables()
+        ['users']
+        """
         with self._ex.lock:
             return self._dialect.list_tables(self._ex)
 
     def table_exists(self, table: str) -> bool:
-        """True when ``table`` exists."""
+        """True when ``table`` exists.
+
+        >>> db.table_exists("users")
+        True
+        """
         return table in self.list_tables()
 
     def get_columns(self, table: str) -> list[ColumnInfo]:
-        """Describe each column: name, type, nullable, default and primary_key."""
+        """Describe each column: name, type, nullable, default and primary_key.
+
+        >>> [c["name"] for c in db.get_columns("users")]
+        ['id', 'name', 'score']
+        """
         self._quote(table)
         with self._ex.lock:
             columns = self._dialect.get_columns(self._ex, table)
@@ -154,23 +166,35 @@ class SchemaMixin:
         return columns
 
     def drop_table(self, table: str, if_exists: bool = True) -> None:
-        """Drop ``table`` (a missing table is fine unless ``if_exists=False``)."""
+        """Drop ``table`` (a missing table is fine unless ``if_exists=False``).
+
+        >>> db.drop_table("scratch")
+        """
         exists = " IF EXISTS" if if_exists else ""
         self._ddl(f"DROP TABLE{exists} {self._quote(table)}", table)
 
     def rename_table(self, old: str, new: str) -> None:
-        """Rename table ``old`` to ``new``."""
+        """Rename table ``old`` to ``new``.
+
+        >>> db.rename_table("users", "people")
+        """
         self._check_new_names(new)
         self._ddl(f"ALTER TABLE {self._quote(old)} RENAME TO {self._quote(new)}", old)
 
     def add_column(self, table: str, column: str, sqltype: str = "TEXT") -> None:
-        """Add ``column`` of ``sqltype`` (SQL text, e.g. ``"REAL DEFAULT 0"``) to ``table``."""
+        """Add ``column`` of ``sqltype`` (SQL text, e.g. ``"REAL DEFAULT 0"``) to ``table``.
+
+        >>> db.add_column("users", "age", "INTEGER DEFAULT 0")
+        """
         self._check_new_names(None, [column])
         text = self._dialect.rewrite_type(_check_sql_fragment("column type", sqltype, table))
         self._ddl(f"ALTER TABLE {self._quote(table)} ADD COLUMN {self._quote(column)} {text}", table)
 
     def drop_column(self, table: str, column: str) -> None:
-        """Drop ``column`` from ``table``, keeping every row (and indexes on other columns)."""
+        """Drop ``column`` from ``table``, keeping every row (and indexes on other columns).
+
+        >>> db.drop_column("users", "age")
+        """
         self._quote(column)
         if column not in {c["name"] for c in self.get_columns(table)}:
             raise ProgrammingError(f"table {table!r} has no column {column!r}")
@@ -210,7 +234,10 @@ class SchemaMixin:
         return name
 
     def drop_index(self, table: str, name: str, if_exists: bool = True) -> None:
-        """Drop index ``name`` of ``table`` (a missing one is fine unless ``if_exists=False``)."""
+        """Drop index ``name`` of ``table`` (a missing one is fine unless ``if_exists=False``).
+
+        >>> db.drop_index("users", "idx_users_email")
+        """
         known = [i["name"] for i in self.list_indexes(table)] if self.table_exists(table) else []
         if name not in known:
             if if_exists:
@@ -219,7 +246,11 @@ class SchemaMixin:
         self._ddl(f"DROP INDEX {self._quote(name)}", table)
 
     def list_indexes(self, table: str) -> list[IndexInfo]:
-        """Describe each index of ``table``: name, columns, unique, primary."""
+        """Describe each index of ``table``: name, columns, unique, primary.
+
+        >>> [i["name"] for i in db.list_indexes("users")]
+        ['idx_users_email']
+        """
         self._quote(table)
         with self._ex.lock:
             return self._dialect.list_indexes(self._ex, table)

@@ -114,7 +114,11 @@ class SearchMixin:
         return searchable
 
     def searchable_tables(self) -> list[str]:
-        """The tables :meth:`enable_search` has made searchable, sorted."""
+        """The tables :meth:`enable_search` has made searchable, sorted.
+
+        >>> db.searchable_tables()
+        ['notes']
+        """
         with self._ex.lock:
             return self._dialect.searchable_tables(self._ex)
 
