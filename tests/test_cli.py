@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+import importlib.util
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 from datetime import datetime
@@ -215,7 +217,7 @@ def test_insert_creates_table_with_key_from_later_record_and_upserts(db, db_targ
     records = [{"id": 1, "name": "a"}, {"id": 2, "name": "b", "extra": 2.5, "big": 2**70}]
     path.write_text(json.dumps(records), encoding="utf-8")
     result = ok("insert", db_target, "items", str(path), "--pk", "id")
-    assert "2 rows inserted into items" in result.stderr
+    assert result.stderr == "2 rows inserted into items\n"  # no progress bar: stderr is no terminal
     assert [c["name"] for c in db.get_columns("items")] == ["id", "name", "extra", "big"]
     assert [c["name"] for c in db.get_columns("items") if c["primary_key"]] == ["id"]
     assert db.select("items", order_by="id") == [
@@ -308,6 +310,18 @@ def test_diagram_sources(filled, tmp_path):
     ok("diagram", target, str(tmp_path / "s.dot"))
     assert "digraph" in (tmp_path / "s.dot").read_text(encoding="utf-8")
     assert_one_error_line(run("diagram", target, str(tmp_path / "s.txt")), ".mmd")
+
+
+def test_diagram_image_or_a_clear_error(filled, tmp_path):
+    """An SVG diagram is drawn when Graphviz is installed; without it, one line says what is missing."""
+    _, target = filled
+    result = run("diagram", target, str(tmp_path / "s.svg"))
+    if shutil.which("dot") is not None and importlib.util.find_spec("graphviz") is not None:
+        assert result.returncode == 0, result.stderr
+        assert "<svg" in (tmp_path / "s.svg").read_text(encoding="utf-8")
+    else:
+        assert_one_error_line(result, "graphviz" if importlib.util.find_spec("graphviz") is None else "dot")
+        assert not (tmp_path / "s.svg").exists()
 
 
 def test_missing_table_is_one_error_line(db, db_target, tmp_path):

@@ -126,13 +126,13 @@ def _on_terminal(stream: TextIO | None) -> bool:
     return bool(stream is not None and hasattr(stream, "isatty") and stream.isatty())
 
 
-def _bar(total: int | None, what: str, unit: str = "rows") -> Any:
+def _bar(total: int | None, what: str, unit: str = "rows", **options: Any) -> Any:
     """A tqdm progress bar on stderr, shown only on a terminal and only for slow work."""
     from tqdm import tqdm
 
     return tqdm(
         total=total, desc=what, unit=unit, unit_scale=True, disable=not _on_terminal(sys.stderr),
-        delay=0.5, leave=False, file=sys.stderr,
+        delay=0.5, leave=False, file=sys.stderr, **options,
     )  # fmt: skip
 
 
@@ -143,7 +143,7 @@ def _ticking(what: str) -> Iterator[None]:
         yield
         return
     done = threading.Event()
-    with _bar(None, what, unit="s") as bar:
+    with _bar(None, what, unit="s", bar_format="{desc}: {elapsed} elapsed") as bar:
 
         def tick() -> None:
             while not done.wait(0.5):
