@@ -238,6 +238,7 @@ def test_insert_from_standard_input(db, db_target):
     """``-`` reads standard input; its format is given by --jsonl or --csv."""
     ok("insert", db_target, "notes", "-", "--jsonl", stdin='{"a": 1}\n\n{"a": 2, "b": "x"}\n')
     ok("insert", db_target, "notes2", "-", "--csv", stdin="a,b\n1,x\n")
+    assert_one_error_line(run("insert", db_target, "notes", "-", "--jsonl", "--upsert", stdin="{}"), "--pk")
     assert db.select("notes", order_by="a") == [{"a": 1, "b": None}, {"a": 2, "b": "x"}]
     assert db.select("notes2") == [{"a": 1, "b": "x"}]
     assert_one_error_line(run("insert", db_target, "notes", "-", stdin="{}"), "--jsonl")

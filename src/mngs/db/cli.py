@@ -550,7 +550,9 @@ def _insert_json(
 ) -> int:
     records = read_json_records(file, lines)
     with db.transaction():
-        if not db.table_exists(table):
+        if db.table_exists(table):
+            _check_upsert_key(db, table, pk, upsert)
+        else:
             records = list(records)  # twice: once to infer the columns, once to insert
             if not records:
                 raise CliError(f"{file!r} holds no rows to create table {table!r} from")
@@ -565,6 +567,14 @@ def _insert_json(
                 on_conflict="update" if upsert else None,
                 conflict_columns=pk or None if upsert else None,
             )
+
+
+def _check_upsert_key(db: mngs.db.Database, table: str, pk: Sequence[str], upsert: bool) -> None:
+    """--upsert into an existing table needs a key: --pk, or the table's primary key."""
+    if upsert and not pk and not any(c["primary_key"] for c in db.get_columns(table)):
+        raise CliError(
+            f"--upsert needs a key: table {table!r} has no primary key; name its key column(s) with --pk"
+        )
 
 
 def _counting(records: Iterable[Any], bar: Any) -> Iterator[Any]:
@@ -590,7 +600,9 @@ def _csv_path(file: str) -> Iterator[str]:
 
 def _insert_csv(db: mngs.db.Database, table: str, file: str, pk: list[str], upsert: bool) -> int:
     with _csv_path(file) as path, db.transaction():
-        if not db.table_exists(table):
+        if db.table_exists(table):
+            _check_upsert_key(db, table, pk, upsert)
+        else:
             _create(db, table, infer_csv_columns(path), pk)
         if not upsert:
             return db.import_from_csv(table, path, create=False)
@@ -802,7 +814,7 @@ def _fail(message: str, status: int = 1) -> NoReturn:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Run the command line; errors become one line on stderr and a non-zero exit status."""
-    _State.debug = False
+    _State.debug, _State.secrets = False, set()
     try:
         cli.main(args=list(argv) if argv is not None else None, prog_name="mngs-db", standalone_mode=False)
     except click.exceptions.Exit as exc:
