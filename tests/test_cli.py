@@ -155,6 +155,19 @@ def test_query_named_parameters(filled):
     assert json.loads(ok("query", target, "SELECT COUNT(*) AS c FROM t").stdout) == [{"c": 3}]
 
 
+def test_query_runs_statements_without_rows(filled):
+    """A statement that returns no rows prints nothing on stdout and the rows affected on stderr;
+    a SELECT that matches nothing is an empty JSON array."""
+    db, target = filled
+    done = ok("query", target, "UPDATE t SET code = :c WHERE id >= 2", "-p", "c", "z")
+    assert (done.stdout, done.stderr) == ("", "2 rows affected\n")
+    assert db.select("t", columns=["code"], order_by="id") == [{"code": "007"}, {"code": "z"}, {"code": "z"}]
+    assert ok("query", target, "CREATE TABLE extra (x TEXT)").stdout == ""
+    assert db.list_tables() == ["extra", "t"]
+    assert json.loads(ok("query", target, "SELECT * FROM t WHERE id < 0", "-f", "json").stdout) == []
+    assert ok("query", target, "SELECT * FROM t WHERE id < 0", "-f", "table").stdout == "(0 rows)\n"
+
+
 def test_csv_round_trip_recreates_types(filled, tmp_path):
     """``export`` to CSV then ``insert`` into a new table gives back equal rows: the types are
     inferred from the file (a number with a leading zero stays text)."""

@@ -38,6 +38,7 @@ FORMATS = ("table", "csv", "json", "jsonl")
 _URL_SCHEMES = ("postgresql://", "postgres://", "sqlite://", "sqlite3://")
 _URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@\s]*@")
 _KEYWORD_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
+_ROW_STATEMENT = re.compile(r"\s*\(*\s*(SELECT|WITH|VALUES|TABLE|SHOW|EXPLAIN|PRAGMA)\b", re.IGNORECASE)
 _BATCH_ROWS = 10_000
 _CELL_WIDTH = 60
 
@@ -488,10 +489,9 @@ def query(db: str, sql: str, params: Sequence[tuple[str, str]], fmt: str | None)
     bound = dict(params) if params else None
     with _database(db) as handle:
         rows = handle.execute(sql, bound)
-    if not rows and rows.rowcount >= 0 and not re.match(r"\s*(SELECT|WITH|VALUES|TABLE)\b", sql, re.I):
-        click.echo(f"{rows.rowcount} row{'s' * (rows.rowcount != 1)} affected", err=True)
-        if fmt in ("json",):
-            click.echo("[]")
+    if not rows and not _ROW_STATEMENT.match(sql):  # INSERT, UPDATE, DDL, ...: no rows to show
+        if rows.rowcount >= 0:
+            click.echo(f"{rows.rowcount} row{'s' * (rows.rowcount != 1)} affected", err=True)
         return
     print_rows(rows, fmt)
 
