@@ -532,8 +532,10 @@ def insert(
     pk: Sequence[str],
     upsert: bool,
 ) -> None:
-    """Insert the rows of FILE (CSV, JSON array or JSON lines; - for standard input) into
-    TABLE, creating TABLE from the data when it does not exist."""
+    """Insert the rows of FILE into TABLE, creating it if needed.
+
+    FILE is CSV, a JSON array or JSON lines, by its extension or --csv/--json/--jsonl; - reads
+    standard input. A missing TABLE is created with column types inferred from the data."""
     kind = _format_of(file, {"csv": as_csv, "json": as_json, "jsonl": as_jsonl})
     with _database(db, create=True) as handle:
         if kind == "csv":
@@ -635,8 +637,10 @@ def _csv_records(db: mngs.db.Database, table: str, path: str) -> Iterator[dict[s
 @click.argument("file", metavar="FILE")
 @_with_format_flags
 def export(db: str, table: str, file: str, as_csv: bool, as_json: bool, as_jsonl: bool) -> None:
-    """Write the rows of TABLE to FILE: CSV, JSON array or JSON lines, by its extension
-    (- for standard output)."""
+    """Write the rows of TABLE to FILE.
+
+    CSV, JSON array or JSON lines, by FILE's extension or --csv/--json/--jsonl; - writes to
+    standard output."""
     kind = _format_of(file, {"csv": as_csv, "json": as_json, "jsonl": as_jsonl})
     with _database(db) as handle:
         if not handle.table_exists(table):
@@ -715,7 +719,9 @@ def _write_batch(
 @_db_argument
 @click.argument("file", metavar="FILE")
 def backup(db: str, file: str) -> None:
-    """Back the database up to FILE (SQL text for .sql; SQLite: a binary copy otherwise)."""
+    """Back the database up to FILE.
+
+    SQL text for a .sql FILE; on SQLite any other name gets a binary copy of the file."""
     with _database(db) as handle, _ticking("backup"):
         path = handle.backup_database(file)
     click.echo(f"backed up to {path}", err=True)
@@ -755,7 +761,10 @@ def analyze(db: str, table: str | None) -> None:
 @_db_argument
 @click.argument("out", metavar="OUT.png|OUT.svg|OUT.dot|OUT.mmd")
 def diagram(db: str, out: str) -> None:
-    """Draw the schema: PNG or SVG (needs Graphviz), Graphviz DOT or Mermaid source."""
+    """Draw the schema as an image or diagram source.
+
+    PNG or SVG (needs Graphviz), Graphviz DOT (.dot) or Mermaid (.mmd) source, by OUT's
+    extension."""
     suffix = Path(out).suffix.lower()
     if suffix not in (".png", ".svg", ".pdf", ".dot", ".gv", ".mmd"):
         raise click.UsageError(f"{out!r}: name the diagram .png, .svg, .dot or .mmd")
@@ -798,7 +807,9 @@ def dedupe(db: str, table: str, columns: str | None, dry_run: bool) -> None:
     help="Output format (default: table on a terminal, json otherwise).",
 )
 def search(db: str, table: str, text: str, limit: int, fmt: str | None) -> None:
-    """Full-text search of TABLE (made searchable with enable_search), best match first."""
+    """Full-text search of TABLE, best match first.
+
+    TABLE must have been made searchable with enable_search()."""
     fmt = fmt or ("table" if _on_terminal(sys.stdout) else "json")
     with _database(db) as handle:
         rows = handle.search(table, text, limit=limit or None)
