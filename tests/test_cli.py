@@ -217,6 +217,9 @@ def test_json_array_export_and_insert_creating_the_table(filled, tmp_path):
     exported = json.loads(path.read_text(encoding="utf-8"))
     assert [r["id"] for r in exported] == [1, 2, 3]
     ok("insert", target, "fresh", str(path))
+    types = {c["name"]: c["type"].upper() for c in db.get_columns("fresh")}
+    assert types["meta"] == ("JSONB" if db.backend == "postgresql" else "JSON")  # as import_from_csv
+    assert types["ok"] == "BOOLEAN" and types["code"] == "TEXT" and "INT" in types["n"]
     columns = ["id", "name", "score", "n", "ok", "meta", "code"]
     assert db.select("fresh", columns=columns, order_by="id") == db.select(
         "t", columns=columns, order_by="id"

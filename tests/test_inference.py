@@ -70,6 +70,7 @@ def test_csv_columns_follow_import_inference_but_keep_leading_zeros(tmp_path):
     assert infer_csv_columns(path) == {
         "id": "BIGINT", "zip": "TEXT", "score": "REAL", "ok": "BOOLEAN", "at": "TIMESTAMP", "note": "TEXT",
     }  # fmt: skip
+    assert infer_csv_columns(path, {"integer": "INTEGER"})["id"] == "INTEGER"
 
 
 def test_table_made_from_inferred_columns_round_trips_every_type(db):

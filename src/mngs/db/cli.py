@@ -339,11 +339,8 @@ def _prepared(
         yield record
 
 
-def _create_from_records(
-    db: mngs.db.Database, table: str, records: Sequence[Mapping[str, Any]], pk: Sequence[str]
-) -> None:
-    columns = infer_columns(records)
-    _create(db, table, columns, pk)
+#: Column types that differ from the portable ones, by backend: JSONB, as import_from_csv uses.
+_BACKEND_TYPES: dict[str, dict[str, str]] = {"postgresql": {"json": "JSONB"}}
 
 
 def _create(db: mngs.db.Database, table: str, columns: dict[str, str], pk: Sequence[str]) -> None:
@@ -558,7 +555,7 @@ def _insert_json(
             records = list(records)  # twice: once to infer the columns, once to insert
             if not records:
                 raise CliError(f"{file!r} holds no rows to create table {table!r} from")
-            _create_from_records(db, table, records, pk)
+            _create(db, table, infer_columns(records, _BACKEND_TYPES.get(db.backend)), pk)
         declared = {c["name"]: c["type"] for c in db.get_columns(table)}
         bar = _bar(len(records) if isinstance(records, list) else None, "insert")
         with bar:
@@ -605,7 +602,7 @@ def _insert_csv(db: mngs.db.Database, table: str, file: str, pk: list[str], upse
         if db.table_exists(table):
             _check_upsert_key(db, table, pk, upsert)
         else:
-            _create(db, table, infer_csv_columns(path), pk)
+            _create(db, table, infer_csv_columns(path, _BACKEND_TYPES.get(db.backend)), pk)
         if not upsert:
             return db.import_from_csv(table, path, create=False)
         return db.insert_many(

@@ -138,11 +138,17 @@ def infer_columns(
 
 
 def infer_csv_columns(
-    path: str | os.PathLike[str], delimiter: str = ",", encoding: str = "utf-8", batch_size: int = 10_000
+    path: str | os.PathLike[str],
+    types: Mapping[str, str] | None = None,
+    *,
+    delimiter: str = ",",
+    encoding: str = "utf-8",
+    batch_size: int = 10_000,
 ) -> dict[str, str]:
     """Column name → portable SQL type for a CSV file: the type inference of
     ``import_from_csv`` (see :mod:`mngs.db.csvformat`), except that a number written with a
-    leading zero (``007``, an identifier or a postcode) keeps its column TEXT."""
+    leading zero (``007``, an identifier or a postcode) keeps its column TEXT. ``types`` as for
+    :func:`infer_columns`."""
     source = CsvFile(path, delimiter, encoding)
     zeros = [False] * len(source.header)
 
@@ -154,7 +160,10 @@ def infer_csv_columns(
             yield first, columns
 
     kinds = infer_kinds(batches(), len(source.header))
+    chosen = types or PORTABLE_TYPES
     return {
-        name: "TEXT" if zeros[i] and kind in ("integer", "float") else PORTABLE_TYPES[kind]
+        name: "TEXT"
+        if zeros[i] and kind in ("integer", "float")
+        else chosen.get(kind) or PORTABLE_TYPES[kind]
         for i, (name, kind) in enumerate(zip(source.header, kinds))
     }
