@@ -386,6 +386,9 @@ def test_password_in_url_is_never_printed(pg_dsn):
     info = conninfo_to_dict(pg_dsn)
     live = f"postgresql://{info.get('user', 'postgres')}:{SECRET}@{info.get('host', '127.0.0.1')}:"
     live += f"{info.get('port', 5432)}/{info.get('dbname', 'test')}"
+    query_form = f"postgresql://127.0.0.1:1/test?user=postgres&password={SECRET}"
+    result = run("--debug", "tables", query_form)
+    assert result.returncode == 1 and SECRET not in result.stdout + result.stderr
     for args in (
         ["query", live, f"SELECT * FROM nope_{SECRET.lower().replace('-', '_')}"],
         ["summary", live],
@@ -427,3 +430,12 @@ def test_console_script_is_installed():
         pytest.skip("mngs-db is not installed next to this Python (pip install -e .)")
     done = subprocess.run([str(script), "--version"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and "mngs-db" in done.stdout
+
+
+def test_redact_blanks_every_form_of_password():
+    """The error printer's redaction: URL passwords, ``password=`` pairs and given secrets."""
+    from mngs.db.cli import redact
+
+    assert redact(f"at postgresql://me:{SECRET}@db/x failed") == "at postgresql://me:***@db/x failed"
+    assert redact(f"host=db password={SECRET} user=me") == "host=db password=*** user=me"
+    assert redact(f"bad value {SECRET!r}", [SECRET]) == "bad value '***'"

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import click
 
@@ -80,11 +80,11 @@ def _remember_secrets(target: str) -> None:
         _State.secrets.add(os.environ["PGPASSWORD"])
     if "://" in target:
         try:
-            password = urlsplit(target).password
+            parts = urlsplit(target)
+            passwords = [parts.password or "", *parse_qs(parts.query).get("password", [])]
         except ValueError:
-            password = None
-        if password:
-            _State.secrets.update({password, unquote(password)})
+            passwords = []
+        _State.secrets.update(p for password in passwords if password for p in (password, unquote(password)))
 
 
 def _is_url(target: str) -> bool:
