@@ -178,3 +178,31 @@ def sqlite_db(db: Any) -> Any:
     if db.backend != "sqlite":
         pytest.skip("SQLite-only behaviour")
     return db
+
+
+
+@pytest.fixture
+def db_target(_open_db: Callable, backend: str, request: pytest.FixtureRequest) -> str:
+    """This test's own database as the command line names it: the SQLite file's path, or a
+    ``postgresql://`` URL to the test server whose ``search_path`` is the test's schema."""
+    from urllib.parse import quote, urlencode
+
+    handle = _open_db()
+    try:
+        if backend == "sqlite":
+            return handle.path
+        schema = handle.execute("SELECT current_schema() AS s")[0]["s"]
+    finally:
+        handle.close()
+    from psycopg.conninfo import conninfo_to_dict
+
+    params = {k: str(v) for k, v in conninfo_to_dict(request.getfixturevalue("pg_dsn")).items()}
+    user, password = params.pop("user", ""), params.pop("password", "")
+    auth = quote(user, safe="") + (":" + quote(password, safe="") if password else "")
+    host = params.get("host", "")
+    netloc = ""
+    if host and "/" not in host and "," not in host:  # a socket folder or host list stays a parameter
+        netloc = params.pop("host") + (":" + params.pop("port") if "port" in params else "")
+    dbname = quote(params.pop("dbname", ""), safe="")
+    params["options"] = f"-csearch_path={schema}"
+    return f"postgresql://{auth + '@' if auth else ''}{netloc}/{dbname}?{urlencode(params)}"
