@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from itertools import groupby, islice
 from operator import itemgetter
 from typing import Any
@@ -25,8 +25,17 @@ from typing import Any
 from .backup import BackupMixin
 from .blobs import BlobMixin
 from .dialects.base import Dialect
-from .errors import ArgumentError, ClosedError, Error, InterfaceError, TransactionConflict
+from .errors import (
+    ArgumentError,
+    ClosedError,
+    Error,
+    InterfaceError,
+    NotFoundError,
+    ProgrammingError,
+    TransactionConflict,
+)
 from .executor import Executor, Rows, dicts, retry_delays
+from .inference import infer_columns
 from .maintenance import MaintenanceMixin
 from .schema import SchemaMixin
 from .search import SearchMixin
@@ -109,6 +118,7 @@ class Database(SchemaMixin, TransferMixin, BackupMixin, MaintenanceMixin, BlobMi
 
     def __init__(self, dialect: Dialect) -> None:
         self._dialect = dialect
+        self._grown: set[str] = set()  # tables created from data: later keys add columns
         self._ex = Executor(dialect, type(self).__name__)
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -411,31 +421,122 @@ class Database(SchemaMixin, TransferMixin, BackupMixin, MaintenanceMixin, BlobMi
             return int(cursor.fetchone()[0])
 
     # -- writing -----------------------------------------------------------------------
-    def insert(self, table: str, data: Mapping[str, Any]) -> Any:
+    def insert(
+        self,
+        table: str,
+        data: Mapping[str, Any],
+        *,
+        on_conflict: str | None = None,
+        conflict_columns: Sequence[str] | None = None,
+        create: bool = False,
+        pk: str | Sequence[str] | None = None,
+        alter: bool = False,
+    ) -> Any:
         """Insert one row and return its primary key (the rowid on SQLite tables without a
         single-column key; None on PostgreSQL ones). Missing columns get their defaults.
 
+        ``on_conflict="update"`` makes it an upsert (keyed on ``conflict_columns``, default
+        the primary key); ``"ignore"`` leaves an existing row alone (and returns the key when
+        ``data`` holds it, else None). ``create=True`` creates a missing table with column types
+        inferred from ``data`` and primary key ``pk`` (an auto id when ``pk`` is not in
+        ``data``); ``alter=True`` adds the columns the table lacks.
+
         >>> db.insert("users", {"name": "Alice", "score": 85.5})
         1
+        >>> db.insert("runs", {"id": 7, "loss": 0.2}, create=True, pk="id", on_conflict="update")
+        7
         """
         if not isinstance(data, Mapping):
             raise ArgumentError(f"data for table {table!r} must be a dict, not {type(data).__name__}")
+        if on_conflict not in _CONFLICT_ACTIONS:
+            raise ArgumentError(f"on_conflict must be None, 'ignore' or 'update', not {on_conflict!r}")
         n = self._dialect.max_identifier_length
         columns = list(data)
-        with self._ex.lock:
-            pk = self._ex.primary_key(table)
+        with self._ex.lock, (self._ex.transaction() if create or alter else nullcontext()):
+            if create or alter:
+                self._fit_table(table, [data], create, pk, alter)
+            key = self._ex.primary_key(table)
             sql = self._insert_sql(table, columns, n)
-            if len(pk) == 1:
-                sql += f" RETURNING {quote(pk[0], n)}"
+            if on_conflict or conflict_columns:
+                target = tuple(conflict_columns or key)
+                if on_conflict == "update" and not target:
+                    raise ArgumentError(
+                        f"table {table!r} has no primary key: pass conflict_columns for on_conflict"
+                    )
+                sql += conflict_clause(columns, on_conflict or "ignore", target, n)
+            if len(key) == 1:
+                sql += f" RETURNING {quote(key[0], n)}"
             try:
                 cursor = self._ex.run(sql, list(data.values()), table=table, columns=columns)
             except Error:
                 self._ex.cache.pop(("pk", table), None)  # the table may not have existed yet
                 raise
-            new_id = cursor.fetchall()[0][0] if len(pk) == 1 else self._dialect.last_rowid(cursor)
-            if pk and pk[0] in data:
+            if len(key) == 1:
+                returned = cursor.fetchall()
+                new_id = returned[0][0] if returned else data.get(key[0])
+            else:
+                new_id = self._dialect.last_rowid(cursor) if not on_conflict else None
+            if key and key[0] in data:
                 self._dialect.after_explicit_keys(self._ex, table, columns)
         return new_id
+
+    def get(self, table: str, key: Any) -> Record:
+        """Return the row whose primary key is ``key`` (a tuple for a composite key), or raise
+        :class:`~mngs.db.NotFoundError`.
+
+        >>> db.get("users", 1)
+        {'id': 1, 'name': 'Alice', 'score': 85.5}
+        """
+        pk = self._ex.primary_key(table)
+        if not pk:
+            if not self.table_exists(table):
+                raise ProgrammingError(f"no such table: {table!r}")
+            raise ArgumentError(f"table {table!r} has no primary key: use select(where=...)")
+        values = key if isinstance(key, tuple) else (key,)
+        if len(values) != len(pk):
+            raise ArgumentError(
+                f"the primary key of {table!r} is {list(pk)}: pass {len(pk)} value(s), not {len(values)}"
+            )
+        rows = self.select(table, where=dict(zip(pk, values)), limit=1)
+        if not rows:
+            raise NotFoundError(f"no row of {table!r} has that primary key ({', '.join(pk)})", key)
+        return rows[0]
+
+    def _fit_table(
+        self,
+        table: str,
+        records: Sequence[Mapping[str, Any]],
+        create: bool,
+        pk: str | Sequence[str] | None,
+        alter: bool,
+    ) -> None:
+        """Make ``table`` hold ``records``: create it from their inferred types (``create``), or
+        add the columns it lacks (``alter``, or a table this handle created from data)."""
+        keys = (pk,) if isinstance(pk, str) else tuple(pk or ())
+        known = self._ex.column_names(table, fresh=True)
+        if not known:
+            if not create:
+                return  # the statement reports the missing table
+            types = infer_columns(records, self._dialect.transfer_types)
+            spec: dict[str, str] = {}
+            auto = [k for k in keys if k not in types]
+            if auto and len(keys) > 1:
+                raise ArgumentError(f"pk columns {auto} of {table!r} are in no record")
+            if len(keys) == 1 and (auto or types[keys[0]] in ("INTEGER", "BIGINT")):
+                spec[keys[0]] = "INTEGER PRIMARY KEY"  # an auto id where none is given
+                keys = ()
+            for name, sqltype in types.items():
+                spec.setdefault(name, sqltype)
+            self.create_table(table, spec, primary_key=keys or None)
+            self._grown.add(table)
+            return
+        if not (alter or table in self._grown):
+            return
+        missing = [r for r in records if any(name not in known for name in r)]
+        if missing:
+            for name, sqltype in infer_columns(missing, self._dialect.transfer_types).items():
+                if name not in known:
+                    self.add_column(table, name, sqltype)
 
     def insert_many(
         self,
@@ -444,6 +545,10 @@ class Database(SchemaMixin, TransferMixin, BackupMixin, MaintenanceMixin, BlobMi
         on_conflict: str | None = None,
         conflict_columns: Sequence[str] | None = None,
         batch_size: int | None = None,
+        *,
+        create: bool = False,
+        pk: str | Sequence[str] | None = None,
+        alter: bool = False,
     ) -> int:
         """Insert many rows atomically — if one fails, none is inserted — and return how many
         rows were written.
@@ -452,25 +557,37 @@ class Database(SchemaMixin, TransferMixin, BackupMixin, MaintenanceMixin, BlobMi
         batches of ``batch_size``. A key missing from a record gets the column's default.
         ``on_conflict="ignore"`` skips rows that violate a unique key; ``"update"`` overwrites
         the existing row (keyed on ``conflict_columns``, default the primary key).
+        ``create=True`` creates a missing table with the column types inferred from the records
+        (the same kinds as the CSV import) and primary key ``pk`` — an auto id when no record
+        holds it — and a key first seen in a later record adds its column; ``alter=True`` adds
+        the columns an existing table lacks.
 
         >>> db.insert_many("users", [{"name": "U1", "score": 75}, {"name": "U2", "score": 82}])
+        2
+        >>> db.insert_many("runs", [{"id": 1, "loss": 0.3}, {"id": 2, "loss": 0.2, "tag": "b"}],
+        ...                create=True, pk="id")
         2
         """
         if on_conflict not in _CONFLICT_ACTIONS:
             raise ArgumentError(f"on_conflict must be None, 'ignore' or 'update', not {on_conflict!r}")
         if isinstance(records, Mapping):
             raise ArgumentError("insert_many takes an iterable of dicts; use insert for one dict")
-        target: Sequence[str] = ()
+        target: Sequence[str] | None = None
         with self._ex.lock, self._ex.transaction():
-            if on_conflict == "update" or conflict_columns:
-                target = tuple(conflict_columns or self._ex.primary_key(table))
-                if not target:
-                    raise ArgumentError(
-                        f"table {table!r} has no primary key: pass conflict_columns for on_conflict"
-                    )
             total = 0
             written: set[str] = set()
             for batch in self._batches(records, batch_size):
+                if create or alter:
+                    self._fit_table(table, batch, create, pk, alter)
+                if target is None:
+                    target = ()
+                    if on_conflict == "update" or conflict_columns:
+                        target = tuple(conflict_columns or self._ex.primary_key(table))
+                        if not target:
+                            raise ArgumentError(
+                                f"table {table!r} has no primary key: pass conflict_columns for "
+                                "on_conflict"
+                            )
                 columns = _uniform_columns(batch)
                 if columns:
                     # Fast path: every record looks alike, so rows are made lazily as the driver

@@ -14,6 +14,7 @@ The tree follows DB-API 2.0 (PEP 249), so code written against any driver reads 
             │   └── ReadOnlyError        a write on a read-only handle or server
             ├── IntegrityError         unique, foreign key, not null, check constraint
             ├── InternalError
+            ├── NotFoundError          no row has that key (``db.get``; also a LookupError)
             ├── ProgrammingError       bad SQL, missing table or column, wrong parameters
             │   └── ArgumentError      a call's arguments are wrong (also ValueError, TypeError)
             │       └── IdentifierError  a table/column/index name we refuse
@@ -41,6 +42,7 @@ __all__ = [
     "IntegrityError",
     "InterfaceError",
     "InternalError",
+    "NotFoundError",
     "NotSupportedError",
     "OperationalError",
     "ProgrammingError",
@@ -102,6 +104,14 @@ class TransactionConflict(OperationalError):
 
 class ReadOnlyError(OperationalError):
     """A write was refused because the handle or the server is read-only."""
+
+
+class NotFoundError(DatabaseError, LookupError):
+    """No row has the key asked for (``db.get``); the key is ``exc.key``."""
+
+    def __init__(self, message: str, key: object = None) -> None:
+        super().__init__(message)
+        self.key = key
 
 
 class IntegrityError(DatabaseError):
