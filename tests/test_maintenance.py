@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 
@@ -127,7 +128,11 @@ def test_vacuum_reclaims_space_of_deleted_rows(db):
     db.insert_many("big", ({"payload": f"{i:08d}" * 40} for i in range(3000)))
     full = _table_bytes(db)
     db.delete("big", all_rows=True)
-    db.vacuum()
+    for _ in range(10):  # another session's open snapshot (on a shared server) delays reclaiming
+        db.vacuum()
+        if _table_bytes(db) < full / 2:
+            break
+        time.sleep(1)
     assert _table_bytes(db) < full / 2
     assert db.count("big") == 0
     if db.backend == "sqlite":
