@@ -78,7 +78,7 @@ def check_format(delimiter: str, encoding: str) -> None:
         info = codecs.lookup(encoding)
     except (LookupError, TypeError) as exc:
         raise ArgumentError(f"unknown encoding {encoding!r}") from exc
-    if "a,\n".encode(info.name) != b"a,\n":
+    if info.name != "utf-8-sig" and "a,\n".encode(info.name) != b"a,\n":
         raise ArgumentError(f"CSV files must use an ASCII-compatible encoding, not {encoding!r}")
 
 
@@ -291,11 +291,21 @@ def _fits(parse: Callable[[str], Any], pattern: re.Pattern[str] | None = None) -
     return check
 
 
-#: Candidate kinds in order of preference, each with its test on a CSV text value.
+#: Numbers whose spelling a number column would lose: a leading zero (``02134``) or ``+`` (``+49``).
+_KEEPS_SPELLING = re.compile(r"^\s*(?:\+|-?0\d)")
+
+
+def _number(test: Callable[[str], bool]) -> Callable[[str], bool]:
+    return lambda text: test(text) and _KEEPS_SPELLING.match(text) is None
+
+
+#: Candidate kinds in order of preference, each with its test on a CSV text value. "bigint" is
+#: an integer beyond 64 bits: stored exactly (NUMERIC, or TEXT where NUMERIC is a float).
 _KIND_TESTS: dict[str, Callable[[str], bool]] = {
     "boolean": lambda text: text.strip().lower() in ("t", "f", "true", "false"),
-    "integer": _fits(_parse_int, _INT_TEXT),
-    "float": lambda text: _FLOAT_TEXT.match(text) is not None,
+    "integer": _number(_fits(_parse_int, _INT_TEXT)),
+    "bigint": _number(lambda text: _INT_TEXT.match(text) is not None),
+    "float": _number(lambda text: _FLOAT_TEXT.match(text) is not None),
     "date": _fits(_parse_date, _DATE_TEXT),
     "timestamp": _fits(_parse_timestamp, _TIMESTAMP_TEXT_LOOSE),
     "timestamptz": _fits(_parse_timestamp, _TIMESTAMPTZ_TEXT),
@@ -327,16 +337,33 @@ class CsvFile:
     from the first block that has one on, the rest of the file goes through :mod:`csv`.
     """
 
-    def __init__(self, path: str | os.PathLike[str], delimiter: str, encoding: str) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        delimiter: str,
+        encoding: str,
+        *,
+        columns: Sequence[str] | None = None,
+        na_values: Iterable[str] = (),
+    ) -> None:
+        """``columns`` names the columns of a file without a header row (its first line is
+        data); ``na_values`` are field texts read as NULL besides an empty unquoted field."""
         self.path = os.fspath(path)
         self.delimiter = delimiter
-        self.encoding = encoding
-        self.utf8 = codecs.lookup(encoding).name == "utf-8"
+        self.encoding = "utf-8" if codecs.lookup(encoding).name == "utf-8-sig" else encoding
+        self.utf8 = codecs.lookup(self.encoding).name == "utf-8"
+        self.na_values = frozenset(na_values)
         self.consumed = 0  # bytes read by batches(), for progress bars
         try:
             with open(self.path, "rb") as f:
-                self.header = self._read_header(f)
+                if columns is None:
+                    self.header = self._read_header(f)
+                else:
+                    self.header = self._given_header(columns)
+                    if f.read(3) != codecs.BOM_UTF8 or not self.utf8:
+                        f.seek(0)
                 self.data_start = f.tell()
+                self.first_line = 2 if columns is None else 1  # the line of the first record
                 self.size = os.fstat(f.fileno()).st_size
         except OSError as exc:
             raise ArgumentError(f"cannot read CSV file {self.path!r}: {exc.strerror or exc}") from exc
@@ -370,14 +397,32 @@ class CsvFile:
             raise self.error(1, f"the header names column(s) {duplicates} more than once")
         return header
 
+    def _given_header(self, columns: Sequence[str]) -> list[str]:
+        header = list(columns)
+        if not header or not all(isinstance(name, str) and name.strip() for name in header):
+            raise ArgumentError(f"columns must be a non-empty list of column names, not {columns!r}")
+        duplicates = sorted({name for name in header if header.count(name) > 1})
+        if duplicates:
+            raise ArgumentError(f"columns names {duplicates} more than once")
+        return header
+
     def _dialect(self) -> dict[str, Any]:
         return {"delimiter": self.delimiter, "quotechar": '"', "doublequote": True, "strict": True}
 
     def batches(self, size: int) -> Iterator[tuple[int, list[Sequence[str | None]]]]:
         """Yield ``(line of the first record, columns)`` for batches of up to ``size`` records;
-        each column is a sequence of fields, NULL (empty unquoted) as None."""
+        each column is a sequence of fields, NULL (empty unquoted, or one of ``na_values``)
+        as None."""
+        if not self.na_values:
+            yield from self._batches(size)
+            return
+        na = self.na_values
+        for line, columns in self._batches(size):
+            yield line, [[None if v in na else v for v in column] for column in columns]
+
+    def _batches(self, size: int) -> Iterator[tuple[int, list[Sequence[str | None]]]]:
         self.consumed = 0
-        line = 2
+        line = self.first_line
         decoder = codecs.getincrementaldecoder(self.encoding)()
         with open(self.path, "rb") as f:
             f.seek(self.data_start)
@@ -518,7 +563,7 @@ class CsvFile:
     def utf8_chunks(self, progress: Any) -> Iterator[bytes]:
         """The data after the header as UTF-8 bytes, in blocks (transcoded when needed)."""
         decoder = None if self.utf8 else codecs.getincrementaldecoder(self.encoding)()
-        line = 2
+        line = self.first_line
         with open(self.path, "rb") as f:
             f.seek(self.data_start)
             while block := f.read(READ_SIZE):
@@ -598,6 +643,17 @@ def csv_text(value: Any) -> Any:
     return str(value)
 
 
+def _float_texts(column: Sequence[Any], null: bool) -> list[str]:
+    """Numbers as PostgreSQL writes them: the shortest text that reads back exactly, without
+    the ``.0`` Python adds to a whole float (``3``, ``0.1``, ``1e+20``), so exports of the same
+    table match byte for byte across backends."""
+    texts = [repr(v) for v in column] if not null else ["" if v is None else repr(v) for v in column]
+    joined = "\n".join(texts) + "\n"
+    if ".0\n" not in joined:
+        return texts
+    return joined.replace(".0\n", "\n")[:-1].split("\n")
+
+
 def quote_field(value: Any, delimiter: str, alone: bool) -> str:
     """One field as written: NULL empty, ``""`` for the empty string, quoted where needed
     (``alone``: the only column, where ``\\.`` would end COPY's data)."""
@@ -655,8 +711,9 @@ class CsvWriter:
         if kinds == {bool}:
             return list(map(_BOOL_FIELD.__getitem__, column))
         if kinds and kinds <= {int, float} and self._plain_numbers:
-            form = str if kinds == {int} else repr
-            return [form(v) for v in column] if not null else ["" if v is None else form(v) for v in column]
+            if kinds == {int}:
+                return [str(v) for v in column] if not null else ["" if v is None else str(v) for v in column]
+            return _float_texts(column, null)
         if not kinds:
             return [""] * len(column)
         delimiter, alone = self.delimiter, self.alone

@@ -269,9 +269,19 @@ class TransferMixin:
         delimiter: str = ",",
         encoding: str = "utf-8",
         progress: bool | None = None,
+        header: bool = True,
+        columns: Sequence[str] | None = None,
+        na_values: Iterable[str] = (),
+        types: Mapping[str, str] | None = None,
     ) -> int:
         """Import a CSV file whose header row names the columns; return how many rows were
         imported. All or nothing: on any error nothing is imported.
+
+        ``header=False`` reads a file without a header row: its first line is data, and
+        ``columns`` names its columns (default: the existing table's columns, in order).
+        ``na_values`` are field texts read as NULL too (``["NA", "n/a"]``). ``types`` maps
+        columns to the SQL types a created table gets, instead of the inferred ones. A UTF-8
+        byte-order mark is skipped (``encoding="utf-8-sig"`` works as well).
 
         The file is streamed (COPY on PostgreSQL, batches of ``batch_size`` rows in one
         transaction elsewhere), so its size is not limited by memory. Columns missing from the
@@ -290,37 +300,54 @@ class TransferMixin:
         1250
         """
         check_format(delimiter, encoding)
-        source = CsvFile(path, delimiter, encoding)
-        header = source.header
+        if header and columns is not None:
+            raise ArgumentError("columns names the columns of a file without a header: pass header=False")
+        if isinstance(na_values, str):
+            na_values = [na_values]
+        if not header and columns is None:
+            if not self.table_exists(table):
+                raise ArgumentError(
+                    f"a file without a header (header=False) needs columns=[...] to create {table!r}"
+                )
+            columns = [c["name"] for c in self.get_columns(table)]
+        source = CsvFile(path, delimiter, encoding, columns=None if header else columns, na_values=na_values)
+        header_names = source.header
         n = self._dialect.max_identifier_length
-        for name in header:
+        for name in header_names:
             quote(name, n)
+        if types is not None:
+            unknown_types = [name for name in types if name not in header_names]
+            if unknown_types:
+                raise ArgumentError(f"types names column(s) {unknown_types} the file does not have")
         with self._ex.lock, self._ex.transaction():
             if self.table_exists(table):
                 declared = {c["name"]: c["type"] for c in self.get_columns(table)}
-                unknown = [name for name in header if name not in declared]
+                unknown = [name for name in header_names if name not in declared]
                 if unknown:
                     raise ProgrammingError(
                         f"{source.path}: the header names column(s) {unknown} that table {table!r} "
                         f"does not have (its columns: {list(declared)})"
                     )
             elif create:
-                kinds = infer_kinds(source.batches(self._dialect.batch_size), len(header))
-                types = self._dialect.transfer_types
-                declared = {name: types[kind] for name, kind in zip(header, kinds)}
+                kinds = infer_kinds(source.batches(self._dialect.batch_size), len(header_names))
+                chosen = self._dialect.transfer_types
+                declared = {name: chosen[kind] for name, kind in zip(header_names, kinds)}
+                declared.update(types or {})
                 self.create_table(table, declared)
             else:
                 raise ProgrammingError(f"no such table: {table!r} (pass create=True to create it)")
             with _progress(progress, source.size - source.data_start, "import") as bar:
-                try:
-                    chunks = source.utf8_chunks(bar)
-                    count = self._dialect.copy_csv_in(self._ex, table, header, chunks, delimiter)
-                except Error as exc:
-                    raise self._located(exc, source, offset=1) from None
+                count = None
+                if not source.na_values:  # the database's loader knows one NULL spelling only
+                    try:
+                        chunks = source.utf8_chunks(bar)
+                        count = self._dialect.copy_csv_in(self._ex, table, header_names, chunks, delimiter)
+                    except Error as exc:
+                        raise self._located(exc, source, offset=source.first_line - 1) from None
                 if count is None:
                     count = self._insert_csv(table, source, declared, batch_size, bar)
-            if set(header).intersection(self._ex.primary_key(table)):
-                self._dialect.after_explicit_keys(self._ex, table, header)
+            if set(header_names).intersection(self._ex.primary_key(table)):
+                self._dialect.after_explicit_keys(self._ex, table, header_names)
         return count
 
     def _located(self, exc: Error, source: CsvFile, offset: int) -> Error:

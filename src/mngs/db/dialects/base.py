@@ -304,7 +304,7 @@ class Dialect:
     # -- transfer ----------------------------------------------------------------------
     #: Column type for each value kind, used when import_from_csv / from_dataframe create a table.
     transfer_types: ClassVar[dict[str, str]] = {
-        "boolean": "BOOLEAN", "integer": "INTEGER", "float": "REAL", "decimal": "DECIMAL",
+        "boolean": "BOOLEAN", "integer": "INTEGER", "bigint": "TEXT", "float": "REAL", "decimal": "DECIMAL",
         "text": "TEXT", "bytes": "BLOB", "json": "JSON", "date": "DATE", "time": "TIME",
         "timestamp": "TIMESTAMP", "timestamptz": "TIMESTAMPTZ",
     }  # fmt: skip

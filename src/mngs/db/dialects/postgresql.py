@@ -888,7 +888,7 @@ class PostgreSQLDialect(Dialect):
 
     # -- transfer ----------------------------------------------------------------------
     transfer_types = {
-        "boolean": "BOOLEAN", "integer": "BIGINT", "float": "DOUBLE PRECISION",
+        "boolean": "BOOLEAN", "integer": "BIGINT", "bigint": "NUMERIC", "float": "DOUBLE PRECISION",
         "decimal": "NUMERIC", "text": "TEXT", "bytes": "BYTEA", "json": "JSONB", "date": "DATE",
         "time": "TIME", "timestamp": "TIMESTAMP", "timestamptz": "TIMESTAMPTZ",
     }  # fmt: skip
@@ -906,7 +906,7 @@ class PostgreSQLDialect(Dialect):
         with ex.translating(sql, table=table):
             with ex.conn.cursor() as cursor:
                 with cursor.copy(sql) as copy:
-                    for block in chunks:
+                    for block in _quote_end_markers(chunks):
                         copy.write(block)
                 return int(cursor.rowcount)
 
@@ -943,3 +943,35 @@ class PostgreSQLDialect(Dialect):
 def _pg_pattern(name: str) -> str:
     """A name as a pg_dump pattern that matches exactly it (no wildcards, case kept)."""
     return '"' + name.replace('"', '""') + '"'
+
+
+_END_MARKER = re.compile(rb"(?m)^\\\.(?=\r?$)")
+
+
+def _quote_end_markers(blocks: Iterator[bytes]) -> Iterator[bytes]:
+    """CSV blocks with every record that is exactly ``\\.`` quoted: COPY reads such a line as
+    its end-of-data marker and would silently stop there, while in the file it is data."""
+    quotes = 0  # double quotes seen so far: odd means inside a quoted field
+    carry = b""
+    for block in blocks:
+        data = carry + block
+        cut = data.rfind(b"\n") + 1
+        whole, carry = data[:cut], data[cut:]
+        if b"\\." in whole:
+            out, last = [], 0
+            for match in _END_MARKER.finditer(whole):
+                quotes += whole.count(b'"', last, match.start())
+                out.append(whole[last : match.start()])
+                out.append(b'"\\."' if quotes % 2 == 0 else match.group())
+                last = match.end()
+            quotes += whole.count(b'"', last)
+            out.append(whole[last:])
+            whole = b"".join(out)
+        else:
+            quotes += whole.count(b'"')
+        if whole:
+            yield whole
+    if carry:
+        if quotes % 2 == 0 and _END_MARKER.fullmatch(carry.rstrip(b"\r")):
+            carry = b'"\\."' + carry[2:]
+        yield carry
