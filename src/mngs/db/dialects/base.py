@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..errors import DataError, Error, NotSupportedError
@@ -200,11 +201,19 @@ class Dialect:
         raise NotImplementedError
 
     def drop_column(self, ex: Executor, table: str, column: str) -> None:
-        """Drop a column keeping the data (``ALTER TABLE … DROP COLUMN`` where it exists)."""
+        """Drop a column keeping the data (``ALTER TABLE … DROP COLUMN`` where it exists),
+        all-or-nothing (the dialect opens the transaction)."""
         from ..sql import quote
 
         n = self.max_identifier_length
         ex.run(f"ALTER TABLE {quote(table, n)} DROP COLUMN {quote(column, n)}", None, table=table)
+
+    @contextmanager
+    def schema_change(self, ex: Executor) -> Iterator[bool]:
+        """Run the block as one all-or-nothing schema change (a transaction; a savepoint inside
+        one); yields whether foreign keys are enforced during it (checked before commit)."""
+        with ex.transaction():
+            yield True
 
     # -- maintenance -------------------------------------------------------------------
     #: Names of the pseudo-column that identifies a row in tables without a primary key, in

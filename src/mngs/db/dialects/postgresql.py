@@ -107,6 +107,41 @@ FROM (SELECT max({col}) AS m FROM {table}) AS s WHERE m IS NOT NULL
 """
 
 
+#: Objects that need a column, each with a description when dropping the column must be
+#: refused (else NULL: the object goes with the column).
+_DROP_DEPENDENTS_SQL = """
+WITH col AS (
+    SELECT attrelid AS rel, attnum AS num FROM pg_attribute
+    WHERE attrelid = to_regclass(?) AND attname = ? AND NOT attisdropped
+)
+SELECT CASE
+    WHEN d.classid = 'pg_rewrite'::regclass THEN
+        (SELECT 'view ' || quote_literal(ev_class::regclass::text) FROM pg_rewrite WHERE oid = d.objid)
+    WHEN d.classid = 'pg_trigger'::regclass THEN
+        (SELECT 'trigger ' || quote_literal(tgname) FROM pg_trigger WHERE oid = d.objid)
+    WHEN d.classid = 'pg_attrdef'::regclass THEN
+        (SELECT 'column ' || quote_literal(a.attname) || ' (generated)' FROM pg_attrdef ad
+         JOIN pg_attribute a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum WHERE ad.oid = d.objid)
+    WHEN d.classid = 'pg_constraint'::regclass THEN
+        (SELECT 'constraint ' || quote_literal(con.conname) || ' of '
+                || quote_literal(con.conrelid::regclass::text) FROM pg_constraint con WHERE con.oid = d.objid AND (
+             con.conrelid <> col.rel
+             OR (con.contype = 'f' AND con.confrelid = col.rel AND col.num = ANY (con.confkey)
+                 AND NOT col.num = ANY (con.conkey))
+             OR (col.num = ANY (con.conkey) AND cardinality(con.conkey) > 1)))
+    WHEN d.classid = 'pg_class'::regclass THEN
+        (SELECT 'index ' || quote_literal(c.relname) FROM pg_class c WHERE c.oid = d.objid
+         AND c.relkind IN ('i', 'I') AND (
+             SELECT count(DISTINCT d2.refobjsubid) FROM pg_depend d2
+             WHERE d2.classid = d.classid AND d2.objid = d.objid AND d2.refobjid = col.rel
+             AND d2.refobjsubid > 0) > 1)
+END AS what
+FROM col JOIN pg_depend d
+  ON d.refclassid = 'pg_class'::regclass AND d.refobjid = col.rel AND d.refobjsubid = col.num
+WHERE d.deptype IN ('a', 'n')
+"""
+
+
 class PostgreSQLDialect(Dialect):
     """A PostgreSQL server; connection parameters follow libpq, ``PG*`` variables included."""
 
@@ -415,6 +450,21 @@ class PostgreSQLDialect(Dialect):
 
     # -- maintenance -------------------------------------------------------------------
     row_identities = ("ctid",)  # a system column: no user column can take the name
+
+    def drop_column(self, ex: Executor, table: str, column: str) -> None:
+        """``ALTER TABLE … DROP COLUMN`` after the same check as on SQLite: what belongs to the
+        column alone (its constraints, an index on it alone, its sequence) goes with it; an
+        index or constraint over it and another column, a view, a trigger, a generated column
+        or another table's foreign key that uses it is refused, naming it (PostgreSQL would
+        drop the index or constraint silently, or refuse with a message of its own)."""
+        for dep in ex.query(_DROP_DEPENDENTS_SQL, [quote(table, 63), column]):
+            if dep["what"] is not None:
+                raise ProgrammingError(
+                    f"cannot drop column {column!r} of {table!r}: {dep['what']} needs it (drop or "
+                    "change that first, or keep the column); nothing was changed"
+                )
+        with ex.transaction():
+            super().drop_column(ex, table, column)
 
     def vacuum(self, ex: Executor, tables: Sequence[str]) -> None:
         """``VACUUM`` the given tables only (not every schema of the database)."""
