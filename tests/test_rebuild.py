@@ -34,7 +34,10 @@ def _family(db: Any, children: int = 30) -> None:
     db.insert("owner", {"id": 1})
     db.insert_many(
         "parent",
-        [{"id": i, "code": f"c{i}", "name": f"n{i}", "score": i, "tag": f"t{i}", "owner_id": 1} for i in (1, 2, 3)],
+        [
+            {"id": i, "code": f"c{i}", "name": f"n{i}", "score": i, "tag": f"t{i}", "owner_id": 1}
+            for i in (1, 2, 3)
+        ],
     )
     db.insert_many("child", [{"id": i, "parent_id": 1 + i % 3} for i in range(children)])
 
@@ -51,7 +54,13 @@ def test_drop_unique_column_of_a_parent_keeps_cascading_children(db: Any) -> Non
     assert db.count("child") == 30
     assert db.select("child", order_by="id") == before
     assert [c["name"] for c in db.get_columns("parent")] == ["id", "name", "score", "tag", "owner_id"]
-    assert db.select("parent", order_by="id")[0] == {"id": 1, "name": "n1", "score": 1, "tag": "t1", "owner_id": 1}
+    assert db.select("parent", order_by="id")[0] == {
+        "id": 1,
+        "name": "n1",
+        "score": 1,
+        "tag": "t1",
+        "owner_id": 1,
+    }
 
 
 def test_drop_column_keeps_every_other_constraint_index_and_foreign_key(db: Any) -> None:
@@ -76,7 +85,9 @@ def test_drop_column_keeps_every_other_constraint_index_and_foreign_key(db: Any)
     assert db.select("parent", columns=["score"], where={"id": 20}) == [{"score": 7}]  # DEFAULT
     with pytest.raises(mngs.db.IntegrityError):
         db.insert("child", {"id": 100, "parent_id": 99})  # the child's foreign key
-    assert [i["columns"] for i in db.list_indexes("parent") if not i["primary"] and not i["unique"]] == [["name"]]
+    assert [i["columns"] for i in db.list_indexes("parent") if not i["primary"] and not i["unique"]] == [
+        ["name"]
+    ]
     db.delete("parent", where={"id": 1})  # the cascade still works when asked for
     assert db.count("child") == 20
 
@@ -140,7 +151,9 @@ def test_sqlite_rebuild_keeps_collation_triggers_rowids_and_counter(tmp_path: Pa
         "code TEXT UNIQUE, body TEXT)"
     )
     db.execute("CREATE TABLE log (note_id INTEGER, body TEXT)")
-    db.execute("CREATE TRIGGER logged AFTER INSERT ON notes BEGIN INSERT INTO log VALUES (new.id, new.body); END")
+    db.execute(
+        "CREATE TRIGGER logged AFTER INSERT ON notes BEGIN INSERT INTO log VALUES (new.id, new.body); END"
+    )
     db.execute("CREATE TABLE plain (k TEXT, code TEXT UNIQUE, v INTEGER)")
     db.insert_many("notes", [{"tag": f"T{i}", "code": f"c{i}", "body": f"b{i}"} for i in range(5)])
     db.delete("notes", where={"id": 5})
@@ -217,7 +230,9 @@ def test_sqlite_drop_column_of_a_searchable_table_keeps_search(sqlite_db: Any) -
     """A searchable table keeps its search (triggers and rowids) when another column goes."""
     db = sqlite_db
     db.execute("CREATE TABLE docs (title TEXT, code TEXT UNIQUE)")
-    db.insert_many("docs", [{"title": "spike sorting", "code": "a"}, {"title": "field potential", "code": "b"}])
+    db.insert_many(
+        "docs", [{"title": "spike sorting", "code": "a"}, {"title": "field potential", "code": "b"}]
+    )
     db.enable_search("docs", ["title"])
     db.drop_column("docs", "code")
     assert [r["title"] for r in db.search("docs", "spike")] == ["spike sorting"]

@@ -124,10 +124,11 @@ SELECT CASE
          JOIN pg_attribute a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum WHERE ad.oid = d.objid)
     WHEN d.classid = 'pg_constraint'::regclass THEN
         (SELECT 'constraint ' || quote_literal(con.conname) || ' of '
-                || quote_literal(con.conrelid::regclass::text) FROM pg_constraint con WHERE con.oid = d.objid AND (
+                || quote_literal(con.conrelid::regclass::text)
+         FROM pg_constraint con WHERE con.oid = d.objid AND (
              con.conrelid <> col.rel
-             OR (con.contype = 'f' AND con.confrelid = col.rel AND col.num = ANY (con.confkey)
-                 AND NOT col.num = ANY (con.conkey))
+             OR (con.contype = 'f' AND con.confrelid = col.rel
+                 AND col.num = ANY (con.confkey) AND NOT col.num = ANY (con.conkey))
              OR (col.num = ANY (con.conkey) AND cardinality(con.conkey) > 1)))
     WHEN d.classid = 'pg_class'::regclass THEN
         (SELECT 'index ' || quote_literal(c.relname) FROM pg_class c WHERE c.oid = d.objid
