@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 import shutil
@@ -79,6 +80,16 @@ def _state(db: Any, tables: tuple[str, ...] = TABLES) -> dict[str, Any]:
                 "columns": db.get_columns(table),
             }
     return state
+
+
+def _reseal(path: Path, edit: Any) -> None:
+    """Edit the body of a dump (``edit(text) -> text``) and write its checksum lines again, as
+    a backup that was written that way would have them: for testing what the restore does."""
+    lines = path.read_text(encoding="utf-8").split("\n")
+    assert lines[-3].startswith("-- mngs.db rows: ") and lines[-2].startswith("-- mngs.db sha256: ")
+    body = edit("\n".join(lines[:-3]) + "\n") + lines[-3] + "\n"
+    digest = hashlib.sha256(body.encode("utf-8")).hexdigest()
+    path.write_bytes((body + f"-- mngs.db sha256: {digest}\n").encode("utf-8"))
 
 
 def _change(db: Any) -> None:
@@ -158,7 +169,7 @@ def test_corrupt_backup_files_change_nothing(db: Any, tmp_path: Path) -> None:
         with pytest.raises(mngs.db.Error) as raised:
             db.restore_database(tmp_path / name)
         assert _state(db) == before, name
-    assert "not valid UTF-8" in str(raised.value)
+    assert "does not match its checksum" in str(raised.value)
 
 
 def test_failing_statement_rolls_back_the_whole_restore(db: Any, tmp_path: Path) -> None:
@@ -168,9 +179,7 @@ def test_failing_statement_rolls_back_the_whole_restore(db: Any, tmp_path: Path)
     path = db.backup_database(tmp_path / "backup.sql")
     _change(db)
     changed = _state(db)
-    text = path.read_text(encoding="utf-8")
-    end = text.rindex("\n-- ") + 1
-    path.write_text(text[:end] + "INSERT INTO no_such_table VALUES (1);\n" + text[end:], encoding="utf-8")
+    _reseal(path, lambda body: body + "INSERT INTO no_such_table VALUES (1);\n")
     with pytest.raises(mngs.db.ProgrammingError, match="no_such_table"):
         db.restore_database(path)
     assert _state(db) == changed

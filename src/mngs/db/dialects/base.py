@@ -283,18 +283,21 @@ class Dialect:
         """Facts recorded in a dump's header line, checked again on restore."""
         return {}
 
-    def backup(self, ex: Executor, path: Path, *, table: str | None, text: bool) -> None:
+    def backup(self, ex: Executor, path: Path, *, table: str | None, text: bool) -> dict[str, int] | None:
         """Append a SQL dump of the database (or of ``table``) to ``path`` (which holds the
-        header line) when ``text``; otherwise write a binary copy to the empty file ``path``."""
+        header line) when ``text`` and return the rows it holds per table; otherwise write a
+        binary copy to the empty file ``path`` (and return None)."""
         raise NotImplementedError
 
-    def restore_dump(self, ex: Executor, path: Path, facts: dict[str, Any]) -> None:
+    def restore_dump(self, ex: Executor, path: Path, facts: dict[str, Any]) -> dict[str, int]:
         """Run the checked SQL dump at ``path`` inside the open transaction, replacing what
-        it contains (everything, when ``facts["scope"] == "database"``)."""
+        it contains (everything, when ``facts["scope"] == "database"``); return the rows it
+        loaded per table."""
         raise NotImplementedError
 
-    def restore_copy(self, ex: Executor, path: Path) -> None:
-        """Replace the database with the binary copy at ``path``, all-or-nothing."""
+    def restore_copy(self, ex: Executor, path: Path, facts: dict[str, Any] | None) -> None:
+        """Replace the database with the binary copy at ``path``, all-or-nothing, after
+        checking it against ``facts`` (its checksum file) when there are any."""
         raise NotSupportedError(
             f"{path} is a SQLite database file; a {self.name} database restores SQL dumps only"
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import random
 import re
@@ -513,7 +514,7 @@ class SQLiteDialect(Dialect):
         re.IGNORECASE,
     )
 
-    def backup(self, ex: Executor, path: Path, *, table: str | None, text: bool) -> None:
+    def backup(self, ex: Executor, path: Path, *, table: str | None, text: bool) -> dict[str, int] | None:
         """Read through a second connection (committed data, one consistent snapshot), or
         through the handle's own for a database no other connection can open."""
         with ex.lock:
@@ -521,58 +522,127 @@ class SQLiteDialect(Dialect):
         file = rows[0]["file"] if rows else ""
         if not file:  # ":memory:" or a temporary database
             with ex.lock:
-                self._backup_from(ex, ex.conn, path, table, text, snapshot=False)
-            return
+                return self._backup_from(ex, ex.conn, path, table, text, snapshot=False)
         with ex.translating(f"-- backup of {file}"):
             source = sqlite3.connect(file, timeout=self.timeout, isolation_level=None)
         try:
-            self._backup_from(ex, source, path, table, text, snapshot=True)
+            return self._backup_from(ex, source, path, table, text, snapshot=True)
         finally:
             source.close()
 
     def _backup_from(
         self, ex: Executor, source: Any, path: Path, table: str | None, text: bool, snapshot: bool
-    ) -> None:
+    ) -> dict[str, int] | None:
         with ex.translating(f"-- backup to {path}"):
             if not text:
-                target = sqlite3.connect(path)
+                target = sqlite3.connect(path, isolation_level=None)
                 try:
                     source.backup(target)  # one step: a consistent copy even while others write
+                    target.execute("PRAGMA journal_mode = DELETE")  # one self-contained file
                 finally:
                     target.close()
-                return
+                return None
             if snapshot:
                 source.execute("BEGIN")
+            counts: dict[str, int] = {}
             try:
                 with open(path, "a", encoding="utf-8", newline="") as out:
-                    out.writelines(_dump_lines(source, table))
+                    out.writelines(_dump_lines(source, table, counts))
             finally:
                 if snapshot:
                     source.execute("ROLLBACK")
+            return counts
 
-    def restore_dump(self, ex: Executor, path: Path, facts: dict[str, Any]) -> None:
+    def restore_dump(self, ex: Executor, path: Path, facts: dict[str, Any]) -> dict[str, int]:
         """Run the dump statement by statement (not ``executescript``, which commits); each
-        table it creates is dropped first. Foreign keys are checked once, at the end."""
-        deferred = ex.run("PRAGMA defer_foreign_keys").fetchone()[0]
-        ex.run("PRAGMA defer_foreign_keys = ON")
-        if facts.get("scope") == "database":
+        table it creates is dropped first. Foreign keys are off (see :meth:`schema_change`),
+        so tables may come in any order and no ON DELETE action fires; they are checked with
+        ``foreign_key_check`` before the commit. Inside a transaction the user opened they
+        stay on: every table is then created before any row is loaded, checks are deferred to
+        the end, and a table whose replacement would fire an ON DELETE action of another table
+        is refused. Returns the rows inserted per table."""
+        enforced = self.foreign_keys_enforced(ex)
+        database = facts.get("scope") == "database"
+        created = self._dump_tables(path)
+        if enforced:
+            ex.run("PRAGMA defer_foreign_keys = ON")
+            if not database:
+                self._refuse_cascades(ex, created)
+        if database:
             self._drop_everything(ex)
-        with open(path, encoding="utf-8", newline="\n") as source:
-            for statement in _dump_statements(source, path):
-                if self._DUMP_SKIP.match(statement):
-                    continue  # the dump's own transaction control: ours is already open
-                created = self._DUMP_CREATES.match(statement)
-                if created:
-                    ex.run(f"DROP TABLE IF EXISTS {quote(_unquote(created[1]))}")
-                ex.run(statement)
-        broken = ex.query("SELECT * FROM pragma_foreign_key_check")
+        counts: dict[str, int] = {}
+        passes = ("create", "rest") if enforced else ("all",)
+        for step in passes:
+            with open(path, encoding="utf-8", newline="\n") as source:
+                for statement in _dump_statements(source, path):
+                    if self._DUMP_SKIP.match(statement):
+                        continue  # the dump's own transaction control: ours is already open
+                    made = self._DUMP_CREATES.match(statement)
+                    if (step == "create" and not made) or (step == "rest" and made):
+                        continue
+                    if made:
+                        ex.run(f"DROP TABLE IF EXISTS {quote(_unquote(made[1]))}")
+                    else:
+                        into = _DUMP_INSERT.match(statement)
+                        if into:
+                            name = _unquote(into[1])
+                            counts[name] = counts.get(name, 0) + 1
+                    ex.run(statement)
+        if database:
+            broken = ex.query("SELECT * FROM pragma_foreign_key_check")
+        else:
+            broken = []
+            for name in self._with_children(ex, created):
+                broken += ex.query("SELECT * FROM pragma_foreign_key_check(?)", [name])
         if broken:
             raise IntegrityError(
                 f"restoring {path} would leave {len(broken)} row(s) of table "
                 f"{broken[0]['table']!r} referring to missing rows of {broken[0]['parent']!r}; "
                 "nothing was restored"
             )
-        ex.run(f"PRAGMA defer_foreign_keys = {1 if deferred else 0}")
+        return counts
+
+    def _dump_tables(self, path: Path) -> list[str]:
+        """The names of the tables a dump creates."""
+        names = []
+        with open(path, encoding="utf-8", newline="\n") as source:
+            for statement in _dump_statements(source, path):
+                made = self._DUMP_CREATES.match(statement)
+                if made:
+                    names.append(_unquote(made[1]))
+        return names
+
+    def _with_children(self, ex: Executor, tables: list[str]) -> list[str]:
+        """``tables`` that exist, and every table with a foreign key to one of them."""
+        wanted = {t.translate(_ASCII_LOWER) for t in tables}
+        found = []
+        for row in ex.query("SELECT name FROM sqlite_master WHERE type = 'table'"):
+            name = row["name"]
+            if name.translate(_ASCII_LOWER) in wanted or any(
+                str(fk["table"]).translate(_ASCII_LOWER) in wanted
+                for fk in ex.query("SELECT \"table\" FROM pragma_foreign_key_list(?)", [name])
+            ):
+                found.append(name)
+        return found
+
+    def _refuse_cascades(self, ex: Executor, tables: list[str]) -> None:
+        """With foreign keys on, replacing a table deletes its rows first: refuse when a table
+        the dump leaves alone has rows and an ON DELETE action on one of the tables."""
+        replaced = {t.translate(_ASCII_LOWER) for t in tables}
+        for row in ex.query("SELECT name FROM sqlite_master WHERE type = 'table'"):
+            name = row["name"]
+            if name.translate(_ASCII_LOWER) in replaced:
+                continue
+            for fk in ex.query("SELECT * FROM pragma_foreign_key_list(?)", [name]):
+                acts = str(fk["on_delete"]).upper() != "NO ACTION"
+                if acts and str(fk["table"]).translate(_ASCII_LOWER) in replaced:
+                    if ex.query(f"SELECT 1 FROM {quote(name)} LIMIT 1"):
+                        raise OperationalError(
+                            f"restoring table {fk['table']!r} inside a transaction would run the "
+                            f"ON DELETE {fk['on_delete']} action of table {name!r} (SQLite can "
+                            "switch foreign keys off only outside a transaction); restore it "
+                            "after the transaction block ends"
+                        )
 
     def _drop_everything(self, ex: Executor) -> None:
         """Drop every view and table (virtual tables first: their shadow tables go with them)."""
@@ -587,32 +657,26 @@ class SQLiteDialect(Dialect):
         if ex.query("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'"):
             ex.run("DELETE FROM sqlite_sequence")
 
-    def restore_copy(self, ex: Executor, path: Path) -> None:
-        """Check the file with ``PRAGMA integrity_check``, then copy it over the live
-        database with the backup API (one step: it fails as a whole or succeeds)."""
+    def restore_copy(self, ex: Executor, path: Path, facts: dict[str, Any] | None) -> None:
+        """Check the file (its content against ``facts``, the checksum file written with it,
+        then ``PRAGMA integrity_check``) and copy it over the live database with the backup
+        API, all from one read snapshot of the file (one step: it fails as a whole or succeeds)."""
         if ex.in_transaction:
             raise OperationalError(
                 "restoring a binary SQLite backup replaces the whole database and cannot run "
-                "inside a transaction; call restore_database after the `with ex.transaction():` "
+                "inside a transaction; call restore_database after the `with db.transaction():` "
                 "block ends (or restore a .sql dump, which can run inside one)"
             )
+        source = _open_copy(path)
         try:
-            source = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
-            try:
-                problems = [r[0] for r in source.execute("PRAGMA integrity_check")]
-                if problems != ["ok"]:
-                    raise DataError(
-                        f"{path} is a damaged SQLite database ({'; '.join(problems[:3])}); "
-                        "nothing was restored"
-                    )
-                with ex.translating(f"-- restore from {path}"):
-                    source.backup(ex.conn)
-            finally:
-                source.close()
+            source.execute("BEGIN")  # one snapshot: what is checked is what is copied
+            _check_open_copy(source, path, facts)
+            with ex.translating(f"-- restore from {path}"):
+                source.backup(ex.conn)
         except sqlite3.DatabaseError as exc:
-            raise DataError(
-                f"{path} is not a usable SQLite database ({exc}); nothing was restored"
-            ) from exc
+            raise DataError(f"{path} is not a usable SQLite database ({exc}); nothing was restored") from exc
+        finally:
+            source.close()
 
     # -- transfer ----------------------------------------------------------------------
     def stored_value_sql(self, column: str, declared: str) -> tuple[str, Callable[[Any], Any]] | None:
@@ -669,6 +733,8 @@ def _fts5_query(text: str) -> str | None:
 
 
 _DUMP_TRAILER = SQLiteDialect.dump_trailers[0]
+#: The INSERT statements of our dumps: one row each.
+_DUMP_INSERT = re.compile(r'INSERT INTO ("(?:[^"]|"")+")\(')
 
 
 def _sql_literal(value: Any) -> str:
@@ -691,7 +757,7 @@ def _sql_literal(value: Any) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _insert_lines(conn: sqlite3.Connection, table: str) -> Iterator[str]:
+def _insert_lines(conn: sqlite3.Connection, table: str, counts: dict[str, int]) -> Iterator[str]:
     """One INSERT per row of ``table``, with the values as stored (no converters) and the
     rowid kept where it is not a column of its own."""
     info = conn.execute(
@@ -711,11 +777,13 @@ def _insert_lines(conn: sqlite3.Connection, table: str) -> Iterator[str]:
     names = ([rowid] if rowid else []) + columns
     selected = ([rowid] if rowid else []) + ["+" + c for c in columns]  # "+": no decltype
     prefix = f"INSERT INTO {quote(table)}({','.join(names)}) VALUES("
+    counts[table] = 0
     for row in conn.execute(f"SELECT {', '.join(selected)} FROM {quote(table)}"):
+        counts[table] += 1
         yield prefix + ",".join(map(_sql_literal, row)) + ");\n"
 
 
-def _dump_lines(conn: sqlite3.Connection, table: str | None) -> Iterator[str]:
+def _dump_lines(conn: sqlite3.Connection, table: str | None, counts: dict[str, int]) -> Iterator[str]:
     """The SQL text dump of the database (or one table), in the order ``sqlite3``'s ``.dump``
     uses: tables with their rows, AUTOINCREMENT counters, then indexes, views, triggers."""
     kinds = dict(conn.execute("SELECT name, type FROM pragma_table_list WHERE schema = 'main'"))
@@ -737,10 +805,10 @@ def _dump_lines(conn: sqlite3.Connection, table: str | None) -> Iterator[str]:
     for name, sql in tables:
         yield sql + ";\n"
         if kinds.get(name) != "virtual":
-            yield from _insert_lines(conn, name)
+            yield from _insert_lines(conn, name, counts)
     for name in shadows:  # the virtual table's CREATE made them: replace their rows
         yield f"DELETE FROM {quote(name)};\n"
-        yield from _insert_lines(conn, name)
+        yield from _insert_lines(conn, name, counts)
     if "sqlite_sequence" in kinds:
         wanted = {name for name, _ in tables}
         for name, seq in conn.execute("SELECT name, seq FROM sqlite_sequence"):
@@ -1061,3 +1129,100 @@ def _plan_drop(ex: Executor, table: str, column: str) -> _DropPlan:
             if obj["type"] == "view":
                 plan.views.append(obj["name"])
     return plan
+
+
+# -- verifying binary copies -----------------------------------------------------------------
+
+
+def _open_copy(path: Path) -> sqlite3.Connection:
+    """A read-only connection to a database file (a backup copy), in autocommit mode."""
+    try:
+        return sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True, isolation_level=None)
+    except sqlite3.DatabaseError as exc:
+        raise DataError(f"{path} is not a usable SQLite database ({exc}); nothing was restored") from exc
+
+
+def _content_digest(conn: sqlite3.Connection) -> tuple[dict[str, int], str]:
+    """The row count of every table and a SHA-256 of the database's content: its schema and
+    every stored value of every table (type and exact value, no conversion), in key order."""
+    digest = hashlib.sha256()
+    objects = conn.execute(
+        "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name, tbl_name, sql"
+    ).fetchall()
+    digest.update(repr(objects).encode("utf-8", "surrogatepass"))
+    rows: dict[str, int] = {}
+    for kind, name, _, sql in objects:
+        if kind != "table" or str(sql).upper().startswith("CREATE VIRTUAL"):
+            continue
+        info = conn.execute("SELECT name, pk FROM pragma_table_info(?) ORDER BY cid", (name,)).fetchall()
+        taken = {str(n).translate(_ASCII_LOWER) for n, _ in info}
+        order = next((n for n in ("rowid", "_rowid_", "oid") if n not in taken), None)
+        if order is not None:
+            try:
+                conn.execute(f"SELECT {order} FROM {quote(name)} LIMIT 0")
+            except sqlite3.OperationalError:
+                order = None  # WITHOUT ROWID
+        if order is None:
+            keys = [quote(n) for n, pk in sorted(info, key=lambda r: r[1]) if pk] or [
+                str(i + 1) for i in range(len(info))
+            ]
+            order = ", ".join(keys)
+        values = ", ".join(f"typeof({quote(n)}), {quote(n)}" for n, _ in info)
+        digest.update(b"\x00table " + name.encode("utf-8", "surrogatepass"))
+        count = 0
+        conn.text_factory = bytes  # stored bytes, even when they are not valid UTF-8
+        try:
+            cursor = conn.execute(f"SELECT {values} FROM {quote(name)} ORDER BY {order}")
+            while batch := cursor.fetchmany(2000):
+                digest.update(repr(batch).encode("ascii"))
+                count += len(batch)
+        finally:
+            conn.text_factory = str
+        if not name.startswith("sqlite_"):
+            rows[name] = count
+    return rows, digest.hexdigest()
+
+
+def _check_open_copy(
+    conn: sqlite3.Connection, path: Path, facts: dict[str, Any] | None
+) -> tuple[dict[str, int], str]:
+    """Check an open database file: its structure (``integrity_check``) and, when ``facts``
+    (its checksum file) are given, its content against them. Returns its rows and digest."""
+    problems = [str(r[0]) for r in conn.execute("PRAGMA integrity_check")]
+    if problems != ["ok"]:
+        raise DataError(
+            f"{path} is a damaged SQLite database ({'; '.join(problems[:3])}); nothing was restored"
+        )
+    rows, digest = _content_digest(conn)
+    if facts is not None and (digest != facts["sha256"] or rows != facts["rows"]):
+        wrong = [t for t in sorted(set(rows) | set(facts["rows"])) if rows.get(t) != facts["rows"].get(t)]
+        what = "a stored value or the schema differs"
+        if wrong:
+            recorded = facts["rows"].get(wrong[0], 0)
+            what = f"table {wrong[0]!r} holds {rows.get(wrong[0], 0)} rows instead of {recorded}"
+        raise DataError(
+            f"{path} does not match its checksum file ({what}): the copy was changed or damaged "
+            "after it was written; nothing was restored"
+        )
+    return rows, digest
+
+
+def copy_digest(path: Path) -> tuple[dict[str, int], str]:
+    """The row counts and content digest of a database file just written (a backup copy)."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        return _content_digest(conn)
+    finally:
+        conn.close()
+
+
+def check_copy(path: Path, facts: dict[str, Any] | None) -> tuple[dict[str, int], str]:
+    """Check a binary copy without restoring it (see :func:`_check_open_copy`)."""
+    conn = _open_copy(path)
+    try:
+        conn.execute("BEGIN")
+        return _check_open_copy(conn, path, facts)
+    except sqlite3.DatabaseError as exc:
+        raise DataError(f"{path} is not a usable SQLite database ({exc})") from exc
+    finally:
+        conn.close()
