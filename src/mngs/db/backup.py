@@ -49,6 +49,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -202,12 +203,12 @@ def _check_dump(path: Path) -> tuple[dict[str, Any], dict[str, int] | None]:
             facts = None
     if not isinstance(facts, dict) or "backend" not in facts:
         raise DataError(f"{path} has a damaged mngs.db header line; nothing was restored")
-    if not last.startswith(CHECKSUM) or len(tail) < 2:
+    recorded = last[len(CHECKSUM) :].strip()
+    if not last.startswith(CHECKSUM) or len(tail) < 2 or not re.fullmatch(r"[0-9a-f]{64}", recorded):
         raise DataError(
             f"{path} is not a complete mngs.db backup: it does not end with its checksum line "
             f"({CHECKSUM.strip()} …), so it is truncated or was cut short; nothing was restored"
         )
-    recorded = last[len(CHECKSUM) :].strip()
     actual = _sha256(path, tail[-1][0])
     if actual != recorded:
         raise DataError(
