@@ -7,7 +7,8 @@ current schema made by ``pg_dump`` (whatever the extension), which ``psql`` can 
 ``backup_table`` always writes a SQL text dump. A backup goes to a temporary file next to
 ``path`` (``.<name>.<pid>.<random>.tmp``) that is renamed into place once complete, so ``path``
 never holds half a backup; the temporary files of a backup that was killed are removed by the
-next backup to the same path (those of processes still running on this machine are left).
+next backup to the same path (those of processes still running on this machine are left; a
+temporary file without a process id, from an older version, once untouched for an hour).
 Backups hold committed data only (a separate connection reads a consistent snapshot), except
 for a SQLite ``":memory:"`` database, whose only connection is the handle's own.
 
@@ -51,6 +52,7 @@ import json
 import os
 import re
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -76,6 +78,8 @@ _SQLITE_MAGIC = b"SQLite format 3\x00"
 _TAIL_BYTES = 4096
 _TEXT_SUFFIXES = (".sql",)
 _BLOCK = 1 << 20
+#: Age after which a temporary file without a process id in its name counts as abandoned.
+_LEGACY_STALE_S = 3600.0
 
 
 def _sidecar(path: Path) -> Path:
@@ -94,7 +98,13 @@ def _remove_stale_temporaries(target: Path) -> None:
         if not (name.startswith(prefix) and name.endswith(".tmp")):
             continue
         pid = name[len(prefix) :].split(".", 1)[0]
-        if not pid.isdigit() or int(pid) == os.getpid() or _alive(int(pid)):
+        if not pid.isdigit():  # named by an older version, without its process id
+            try:
+                if time.time() - entry.stat().st_mtime < _LEGACY_STALE_S:
+                    continue
+            except OSError:
+                continue
+        elif int(pid) == os.getpid() or _alive(int(pid)):
             continue
         try:
             os.unlink(entry.path)
