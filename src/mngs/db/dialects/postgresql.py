@@ -812,7 +812,7 @@ class PostgreSQLDialect(Dialect):
         sql = self._DUMP_SCHEMA.sub(lambda m: self._unless_schema_exists(ex, m), sql)
         # Many statements in one string: sent as they are, without parameters (simple protocol).
         with ex.translating(sql) as conn:
-            conn.execute(sql.encode("utf-8"))
+            conn.execute(sql)
 
     def _unless_schema_exists(self, ex: Executor, match: re.Match[str]) -> str:
         """The dump's ``CREATE SCHEMA``/``COMMENT ON SCHEMA`` statement, or nothing when the

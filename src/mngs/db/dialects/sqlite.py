@@ -564,6 +564,7 @@ class SQLiteDialect(Dialect):
         enforced = self.foreign_keys_enforced(ex)
         database = facts.get("scope") == "database"
         created = self._dump_tables(path)
+        deferred = ex.run("PRAGMA defer_foreign_keys").fetchone()[0]
         if enforced:
             ex.run("PRAGMA defer_foreign_keys = ON")
             if not database:
@@ -600,6 +601,8 @@ class SQLiteDialect(Dialect):
                 f"{broken[0]['table']!r} referring to missing rows of {broken[0]['parent']!r}; "
                 "nothing was restored"
             )
+        if enforced:
+            ex.run(f"PRAGMA defer_foreign_keys = {1 if deferred else 0}")
         return counts
 
     def _dump_tables(self, path: Path) -> list[str]:
@@ -670,7 +673,7 @@ class SQLiteDialect(Dialect):
         source = _open_copy(path)
         try:
             source.execute("BEGIN")  # one snapshot: what is checked is what is copied
-            _check_open_copy(source, path, facts)
+            _check_open_copy(source, path, facts, describe=False)
             with ex.translating(f"-- restore from {path}"):
                 source.backup(ex.conn)
         except sqlite3.DatabaseError as exc:
@@ -1184,15 +1187,18 @@ def _content_digest(conn: sqlite3.Connection) -> tuple[dict[str, int], str]:
 
 
 def _check_open_copy(
-    conn: sqlite3.Connection, path: Path, facts: dict[str, Any] | None
+    conn: sqlite3.Connection, path: Path, facts: dict[str, Any] | None, describe: bool = True
 ) -> tuple[dict[str, int], str]:
     """Check an open database file: its structure (``integrity_check``) and, when ``facts``
-    (its checksum file) are given, its content against them. Returns its rows and digest."""
+    (its checksum file) are given, its content against them. Returns its rows and digest
+    (read only when there are facts or ``describe`` asks for them; else empty)."""
     problems = [str(r[0]) for r in conn.execute("PRAGMA integrity_check")]
     if problems != ["ok"]:
         raise DataError(
             f"{path} is a damaged SQLite database ({'; '.join(problems[:3])}); nothing was restored"
         )
+    if facts is None and not describe:
+        return {}, ""
     rows, digest = _content_digest(conn)
     if facts is not None and (digest != facts["sha256"] or rows != facts["rows"]):
         wrong = [t for t in sorted(set(rows) | set(facts["rows"])) if rows.get(t) != facts["rows"].get(t)]
