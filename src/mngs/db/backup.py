@@ -19,9 +19,10 @@ Verification. Every backup carries what proves it whole:
   of every byte of the file before that last line (``head -n -1 dump.sql | sha256sum`` shows
   it). ``psql -f`` and ``sqlite3`` read them as comments.
 - A binary SQLite copy ``backup.db`` gets a sidecar file ``backup.db.mngs.json`` with the row
-  count of every table and the SHA-256 of the copy's *content*: its schema and every stored
-  value of every table in key order, read without conversion (so opening the copy, which may
-  rewrite its header, does not invalidate it; changing a value does). Keep the two together.
+  count of every table and the SHA-256 of the copy's bytes, leaving out the header fields
+  SQLite rewrites when it merely opens a file in another journal mode (bytes 18-19, 24-27 and
+  92-99: journal mode, change counter, writer's version), so opening the copy, even with a
+  handle (WAL), keeps it valid while changing any stored byte does not. Keep the two together.
 
 :meth:`~BackupMixin.verify_backup` checks a file without touching the database;
 :meth:`~BackupMixin.restore_database` checks it the same way first and refuses a file that

@@ -563,12 +563,12 @@ class SQLiteDialect(Dialect):
         is refused. Returns the rows inserted per table."""
         enforced = self.foreign_keys_enforced(ex)
         database = facts.get("scope") == "database"
-        created = self._dump_tables(path)
         deferred = ex.run("PRAGMA defer_foreign_keys").fetchone()[0]
-        if enforced:
+        created: list[str] = []
+        if enforced:  # the tables are known first: their replacement must not cascade
             ex.run("PRAGMA defer_foreign_keys = ON")
             if not database:
-                self._refuse_cascades(ex, created)
+                self._refuse_cascades(ex, self._dump_tables(path))
         if database:
             self._drop_everything(ex)
         counts: dict[str, int] = {}
@@ -582,7 +582,8 @@ class SQLiteDialect(Dialect):
                     if (step == "create" and not made) or (step == "rest" and made):
                         continue
                     if made:
-                        ex.run(f"DROP TABLE IF EXISTS {quote(_unquote(made[1]))}")
+                        created.append(_unquote(made[1]))
+                        ex.run(f"DROP TABLE IF EXISTS {quote(created[-1])}")
                     else:
                         into = _DUMP_INSERT.match(statement)
                         if into:
@@ -673,6 +674,7 @@ class SQLiteDialect(Dialect):
         source = _open_copy(path)
         try:
             source.execute("BEGIN")  # one snapshot: what is checked is what is copied
+            source.execute("SELECT count(*) FROM sqlite_master").fetchone()  # the read lock, now
             _check_open_copy(source, path, facts, describe=False)
             with ex.translating(f"-- restore from {path}"):
                 source.backup(ex.conn)
@@ -1145,53 +1147,44 @@ def _open_copy(path: Path) -> sqlite3.Connection:
         raise DataError(f"{path} is not a usable SQLite database ({exc}); nothing was restored") from exc
 
 
-def _content_digest(conn: sqlite3.Connection) -> tuple[dict[str, int], str]:
-    """The row count of every table and a SHA-256 of the database's content: its schema and
-    every stored value of every table (type and exact value, no conversion), in key order."""
+#: Bytes of a database file's header that SQLite rewrites when it merely opens the file in
+#: another journal mode (journal mode, change counter, version-valid-for, writer's version):
+#: left out of a copy's checksum, so that opening a copy (a handle opens in WAL) keeps it valid.
+_BOOKKEEPING = ((18, 20), (24, 28), (92, 100))
+
+
+def _file_digest(path: Path) -> str:
+    """SHA-256 of a database file's bytes, with the header's bookkeeping bytes zeroed."""
     digest = hashlib.sha256()
-    objects = conn.execute(
-        "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name, tbl_name, sql"
-    ).fetchall()
-    digest.update(repr(objects).encode("utf-8", "surrogatepass"))
-    rows: dict[str, int] = {}
-    for kind, name, _, sql in objects:
-        if kind != "table" or str(sql).upper().startswith("CREATE VIRTUAL"):
+    with open(path, "rb") as source:
+        head = bytearray(source.read(100))
+        for start, end in _BOOKKEEPING:
+            head[start:end] = bytes(len(head[start:end]))
+        digest.update(head)
+        while block := source.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _row_counts(conn: sqlite3.Connection) -> dict[str, int]:
+    """The rows of every table of an open database file (virtual tables: in their shadow tables)."""
+    rows = {}
+    for name, sql in conn.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'table' ORDER BY name"
+    ).fetchall():
+        if name.startswith("sqlite_") or str(sql).upper().startswith("CREATE VIRTUAL"):
             continue
-        info = conn.execute("SELECT name, pk FROM pragma_table_info(?) ORDER BY cid", (name,)).fetchall()
-        taken = {str(n).translate(_ASCII_LOWER) for n, _ in info}
-        order = next((n for n in ("rowid", "_rowid_", "oid") if n not in taken), None)
-        if order is not None:
-            try:
-                conn.execute(f"SELECT {order} FROM {quote(name)} LIMIT 0")
-            except sqlite3.OperationalError:
-                order = None  # WITHOUT ROWID
-        if order is None:
-            keys = [quote(n) for n, pk in sorted(info, key=lambda r: r[1]) if pk] or [
-                str(i + 1) for i in range(len(info))
-            ]
-            order = ", ".join(keys)
-        values = ", ".join(f"typeof({quote(n)}), {quote(n)}" for n, _ in info)
-        digest.update(b"\x00table " + name.encode("utf-8", "surrogatepass"))
-        count = 0
-        conn.text_factory = bytes  # stored bytes, even when they are not valid UTF-8
-        try:
-            cursor = conn.execute(f"SELECT {values} FROM {quote(name)} ORDER BY {order}")
-            while batch := cursor.fetchmany(2000):
-                digest.update(repr(batch).encode("ascii"))
-                count += len(batch)
-        finally:
-            conn.text_factory = str
-        if not name.startswith("sqlite_"):
-            rows[name] = count
-    return rows, digest.hexdigest()
+        rows[name] = conn.execute(f"SELECT count(*) FROM {quote(name)}").fetchone()[0]
+    return rows
 
 
 def _check_open_copy(
     conn: sqlite3.Connection, path: Path, facts: dict[str, Any] | None, describe: bool = True
 ) -> tuple[dict[str, int], str]:
-    """Check an open database file: its structure (``integrity_check``) and, when ``facts``
-    (its checksum file) are given, its content against them. Returns its rows and digest
-    (read only when there are facts or ``describe`` asks for them; else empty)."""
+    """Check a database file open in a read transaction (so that it cannot change meanwhile):
+    its structure (``integrity_check``) and, when ``facts`` (its checksum file) are given, its
+    bytes and row counts against them. Returns its rows and checksum (read only when there are
+    facts or ``describe`` asks for them; else empty)."""
     problems = [str(r[0]) for r in conn.execute("PRAGMA integrity_check")]
     if problems != ["ok"]:
         raise DataError(
@@ -1199,10 +1192,11 @@ def _check_open_copy(
         )
     if facts is None and not describe:
         return {}, ""
-    rows, digest = _content_digest(conn)
+    digest = _file_digest(path)
+    rows = _row_counts(conn)
     if facts is not None and (digest != facts["sha256"] or rows != facts["rows"]):
         wrong = [t for t in sorted(set(rows) | set(facts["rows"])) if rows.get(t) != facts["rows"].get(t)]
-        what = "a stored value or the schema differs"
+        what = "its bytes differ"
         if wrong:
             recorded = facts["rows"].get(wrong[0], 0)
             what = f"table {wrong[0]!r} holds {rows.get(wrong[0], 0)} rows instead of {recorded}"
@@ -1214,12 +1208,13 @@ def _check_open_copy(
 
 
 def copy_digest(path: Path) -> tuple[dict[str, int], str]:
-    """The row counts and content digest of a database file just written (a backup copy)."""
+    """The row counts and checksum of a database file just written (a backup copy)."""
     conn = sqlite3.connect(path, isolation_level=None)
     try:
-        return _content_digest(conn)
+        rows = _row_counts(conn)
     finally:
         conn.close()
+    return rows, _file_digest(path)
 
 
 def check_copy(path: Path, facts: dict[str, Any] | None) -> tuple[dict[str, int], str]:
@@ -1227,6 +1222,7 @@ def check_copy(path: Path, facts: dict[str, Any] | None) -> tuple[dict[str, int]
     conn = _open_copy(path)
     try:
         conn.execute("BEGIN")
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # the read lock, taken now
         return _check_open_copy(conn, path, facts)
     except sqlite3.DatabaseError as exc:
         raise DataError(f"{path} is not a usable SQLite database ({exc})") from exc
