@@ -199,9 +199,8 @@ class SchemaMixin:
         if column not in {c["name"] for c in self.get_columns(table)}:
             raise ProgrammingError(f"table {table!r} has no column {column!r}")
         with self._ex.lock:
-            try:
-                with self._ex.transaction():
-                    self._dialect.drop_column(self._ex, table, column)
+            try:  # the dialect opens the transaction: SQLite switches foreign keys off first
+                self._dialect.drop_column(self._ex, table, column)
             finally:
                 self._ex.invalidate()
 

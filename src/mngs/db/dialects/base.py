@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..errors import DataError, Error, NotSupportedError
@@ -211,11 +212,19 @@ class Dialect:
         raise NotImplementedError
 
     def drop_column(self, ex: Executor, table: str, column: str) -> None:
-        """Drop a column keeping the data (``ALTER TABLE … DROP COLUMN`` where it exists)."""
+        """Drop a column keeping the data (``ALTER TABLE … DROP COLUMN`` where it exists),
+        all-or-nothing (the dialect opens the transaction)."""
         from ..sql import quote
 
         n = self.max_identifier_length
         ex.run(f"ALTER TABLE {quote(table, n)} DROP COLUMN {quote(column, n)}", None, table=table)
+
+    @contextmanager
+    def schema_change(self, ex: Executor) -> Iterator[bool]:
+        """Run the block as one all-or-nothing schema change (a transaction; a savepoint inside
+        one); yields whether foreign keys are enforced during it (checked before commit)."""
+        with ex.transaction():
+            yield True
 
     # -- maintenance -------------------------------------------------------------------
     #: Names of the pseudo-column that identifies a row in tables without a primary key, in
@@ -285,18 +294,21 @@ class Dialect:
         """Facts recorded in a dump's header line, checked again on restore."""
         return {}
 
-    def backup(self, ex: Executor, path: Path, *, table: str | None, text: bool) -> None:
+    def backup(self, ex: Executor, path: Path, *, table: str | None, text: bool) -> dict[str, int] | None:
         """Append a SQL dump of the database (or of ``table``) to ``path`` (which holds the
-        header line) when ``text``; otherwise write a binary copy to the empty file ``path``."""
+        header line) when ``text`` and return the rows it holds per table; otherwise write a
+        binary copy to the empty file ``path`` (and return None)."""
         raise NotImplementedError
 
-    def restore_dump(self, ex: Executor, path: Path, facts: dict[str, Any]) -> None:
+    def restore_dump(self, ex: Executor, path: Path, facts: dict[str, Any]) -> dict[str, int]:
         """Run the checked SQL dump at ``path`` inside the open transaction, replacing what
-        it contains (everything, when ``facts["scope"] == "database"``)."""
+        it contains (everything, when ``facts["scope"] == "database"``); return the rows it
+        loaded per table."""
         raise NotImplementedError
 
-    def restore_copy(self, ex: Executor, path: Path) -> None:
-        """Replace the database with the binary copy at ``path``, all-or-nothing."""
+    def restore_copy(self, ex: Executor, path: Path, facts: dict[str, Any] | None) -> None:
+        """Replace the database with the binary copy at ``path``, all-or-nothing, after
+        checking it against ``facts`` (its checksum file) when there are any."""
         raise NotSupportedError(
             f"{path} is a SQLite database file; a {self.name} database restores SQL dumps only"
         )

@@ -107,6 +107,42 @@ FROM (SELECT max({col}) AS m FROM {table}) AS s WHERE m IS NOT NULL
 """
 
 
+#: Objects that need a column, each with a description when dropping the column must be
+#: refused (else NULL: the object goes with the column).
+_DROP_DEPENDENTS_SQL = """
+WITH col AS (
+    SELECT attrelid AS rel, attnum AS num FROM pg_attribute
+    WHERE attrelid = to_regclass(?) AND attname = ? AND NOT attisdropped
+)
+SELECT CASE
+    WHEN d.classid = 'pg_rewrite'::regclass THEN
+        (SELECT 'view ' || quote_literal(ev_class::regclass::text) FROM pg_rewrite WHERE oid = d.objid)
+    WHEN d.classid = 'pg_trigger'::regclass THEN
+        (SELECT 'trigger ' || quote_literal(tgname) FROM pg_trigger WHERE oid = d.objid)
+    WHEN d.classid = 'pg_attrdef'::regclass THEN
+        (SELECT 'column ' || quote_literal(a.attname) || ' (generated)' FROM pg_attrdef ad
+         JOIN pg_attribute a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum WHERE ad.oid = d.objid)
+    WHEN d.classid = 'pg_constraint'::regclass THEN
+        (SELECT 'constraint ' || quote_literal(con.conname) || ' of '
+                || quote_literal(con.conrelid::regclass::text)
+         FROM pg_constraint con WHERE con.oid = d.objid AND (
+             con.conrelid <> col.rel
+             OR (con.contype = 'f' AND con.confrelid = col.rel
+                 AND col.num = ANY (con.confkey) AND NOT col.num = ANY (con.conkey))
+             OR (col.num = ANY (con.conkey) AND cardinality(con.conkey) > 1)))
+    WHEN d.classid = 'pg_class'::regclass THEN
+        (SELECT 'index ' || quote_literal(c.relname) FROM pg_class c WHERE c.oid = d.objid
+         AND c.relkind IN ('i', 'I') AND (
+             SELECT count(DISTINCT d2.refobjsubid) FROM pg_depend d2
+             WHERE d2.classid = d.classid AND d2.objid = d.objid AND d2.refobjid = col.rel
+             AND d2.refobjsubid > 0) > 1)
+END AS what
+FROM col JOIN pg_depend d
+  ON d.refclassid = 'pg_class'::regclass AND d.refobjid = col.rel AND d.refobjsubid = col.num
+WHERE d.deptype IN ('a', 'n')
+"""
+
+
 class PostgreSQLDialect(Dialect):
     """A PostgreSQL server; connection parameters follow libpq, ``PG*`` variables included."""
 
@@ -442,6 +478,21 @@ class PostgreSQLDialect(Dialect):
     # -- maintenance -------------------------------------------------------------------
     row_identities = ("ctid",)  # a system column: no user column can take the name
 
+    def drop_column(self, ex: Executor, table: str, column: str) -> None:
+        """``ALTER TABLE … DROP COLUMN`` after the same check as on SQLite: what belongs to the
+        column alone (its constraints, an index on it alone, its sequence) goes with it; an
+        index or constraint over it and another column, a view, a trigger, a generated column
+        or another table's foreign key that uses it is refused, naming it (PostgreSQL would
+        drop the index or constraint silently, or refuse with a message of its own)."""
+        for dep in ex.query(_DROP_DEPENDENTS_SQL, [quote(table, 63), column]):
+            if dep["what"] is not None:
+                raise ProgrammingError(
+                    f"cannot drop column {column!r} of {table!r}: {dep['what']} needs it (drop or "
+                    "change that first, or keep the column); nothing was changed"
+                )
+        with ex.transaction():
+            super().drop_column(ex, table, column)
+
     def vacuum(self, ex: Executor, tables: Sequence[str]) -> None:
         """``VACUUM`` the given tables only (not every schema of the database)."""
         if tables:
@@ -647,7 +698,6 @@ class PostgreSQLDialect(Dialect):
         "client_encoding": "PGCLIENTENCODING", "target_session_attrs": "PGTARGETSESSIONATTRS",
         "load_balance_hosts": "PGLOADBALANCEHOSTS",
     }  # fmt: skip
-    _PSQL_META = re.compile(r"\\(?:un)?restrict\b")  # psql-only lines pg_dump writes
     _NAME_PATH = r'((?:"(?:[^"]|"")*"|[^\s."(]+)(?:\.(?:"(?:[^"]|"")*"|[^\s."(]+))*)'
     _DUMP_CREATES = re.compile(
         r"^CREATE (?:UNLOGGED |FOREIGN )?(?:TABLE|SEQUENCE|VIEW|MATERIALIZED VIEW) " + _NAME_PATH,
@@ -678,9 +728,10 @@ class PostgreSQLDialect(Dialect):
             raise ProgrammingError("no current schema: search_path names no existing schema")
         return str(schema)
 
-    def backup(self, ex: Executor, path: Path, *, table: str | None, text: bool) -> None:
+    def backup(self, ex: Executor, path: Path, *, table: str | None, text: bool) -> dict[str, int]:
         """``pg_dump --format=plain`` of the current schema (or of one table), appended to
-        ``path``; connection parameters travel in the environment, never on the command line."""
+        ``path``; connection parameters travel in the environment, never on the command line.
+        Returns the rows of each table, counted in the dump's COPY blocks."""
         from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
         program = self._pg_dump(ex)
@@ -717,6 +768,12 @@ class PostgreSQLDialect(Dialect):
             if ex.in_transaction and "lock" in message:
                 message += " (this handle's open transaction may hold that lock: back up after it ends)"
             raise OperationalError(f"pg_dump failed (exit status {done.returncode}): {message}")
+        counts: dict[str, int] = {}
+        with open(path, encoding="utf-8", newline="\n") as source:
+            for statement, rows in _dump_parts(source, path):
+                if rows is not None:
+                    counts[_copy_table(statement)] = sum(1 for _ in rows)
+        return counts
 
     def _pg_dump(self, ex: Executor) -> str:
         """The pg_dump program, checked to be at least as new as the server."""
@@ -739,7 +796,7 @@ class PostgreSQLDialect(Dialect):
             )
         return program
 
-    def restore_dump(self, ex: Executor, path: Path, facts: dict[str, Any]) -> None:
+    def restore_dump(self, ex: Executor, path: Path, facts: dict[str, Any]) -> dict[str, int]:
         """Run a plain pg_dump file through psycopg: the SQL between ``COPY … FROM stdin``
         blocks as statements, each block's data through ``cursor.copy()``. Settings the dump
         changes (``search_path`` among them) are put back afterwards."""
@@ -754,21 +811,19 @@ class PostgreSQLDialect(Dialect):
                     "restore it through a handle whose search_path starts with that schema"
                 )
             self._drop_schema_objects(ex, schema)
+        counts: dict[str, int] = {}
         with open(path, encoding="utf-8", newline="\n") as source:
-            lines = iter(source)
-            chunk: list[str] = []
-            for line in lines:
-                if line.startswith("COPY ") and line.rstrip("\n").endswith(" FROM stdin;"):
-                    self._run_dump_sql(ex, "".join(chunk), settings, keep)
-                    chunk = []
-                    self._copy_dump_data(ex, line.rstrip("\n")[:-1], lines, path)
-                elif not self._PSQL_META.match(line):
-                    chunk.append(line)
-            self._run_dump_sql(ex, "".join(chunk), settings, keep)
+            for statement, rows in _dump_parts(source, path):
+                if rows is None:
+                    self._run_dump_sql(ex, statement, settings, keep)
+                else:
+                    name = _copy_table(statement)
+                    counts[name] = counts.get(name, 0) + self._copy_dump_data(ex, statement, rows)
         for statement in keep:
             ex.run(statement)
         for name, value in settings.items():
             ex.run("SELECT set_config(?, ?, false)", [name, value])
+        return counts
 
     def _run_dump_sql(self, ex: Executor, sql: str, settings: dict[str, str], keep: list[str]) -> None:
         if not any(line.strip() and not line.startswith("--") for line in sql.splitlines()):
@@ -781,7 +836,9 @@ class PostgreSQLDialect(Dialect):
         if created:
             keep.extend(self._clear_for_restore(ex, created, settings))
         sql = self._DUMP_SCHEMA.sub(lambda m: self._unless_schema_exists(ex, m), sql)
-        ex.run(sql, prepared=True)  # a script of many statements, run as one
+        # Many statements in one string: sent as they are, without parameters (simple protocol).
+        with ex.translating(sql) as conn:
+            conn.execute(sql)
 
     def _unless_schema_exists(self, ex: Executor, match: re.Match[str]) -> str:
         """The dump's ``CREATE SCHEMA``/``COMMENT ON SCHEMA`` statement, or nothing when the
@@ -865,17 +922,13 @@ class PostgreSQLDialect(Dialect):
             kind = "DOMAIN" if typ["typtype"] == "d" else "TYPE"
             ex.run(f"DROP {kind} IF EXISTS {s}.{quote(typ['typname'])} CASCADE")
 
-    def _copy_dump_data(self, ex: Executor, statement: str, lines: Iterator[str], path: Path) -> None:
-        """Feed the data lines of one COPY block, up to its ``\\.`` line, to the server."""
-        complete = False
+    def _copy_dump_data(self, ex: Executor, statement: str, rows: Iterator[str]) -> int:
+        """Feed the data lines of one COPY block to the server; return the rows loaded."""
         with ex.translating(statement), ex.conn.cursor() as cursor:
             with cursor.copy(statement) as copy:
                 pending: list[str] = []
                 size = 0
-                for line in lines:
-                    if line in ("\\.\n", "\\."):
-                        complete = True
-                        break
+                for line in rows:
                     pending.append(line)
                     size += len(line)
                     if size >= 1 << 20:
@@ -883,8 +936,7 @@ class PostgreSQLDialect(Dialect):
                         pending, size = [], 0
                 if pending:
                     copy.write("".join(pending))
-        if not complete:
-            raise DataError(f"{path} ends inside the data of `{statement}`, so it is truncated")
+            return int(cursor.rowcount)
 
     # -- transfer ----------------------------------------------------------------------
     transfer_types = {
@@ -943,6 +995,58 @@ class PostgreSQLDialect(Dialect):
 def _pg_pattern(name: str) -> str:
     """A name as a pg_dump pattern that matches exactly it (no wildcards, case kept)."""
     return '"' + name.replace('"', '""') + '"'
+
+
+_PSQL_META = re.compile(r"\\(?:un)?restrict\b")
+_COPY_NAME = re.compile(r'COPY ((?:"(?:[^"]|"")*"|[^\s."(]+)(?:\.(?:"(?:[^"]|"")*"|[^\s."(]+))*)')
+
+
+def _dump_parts(lines: Iterator[str], path: Path) -> Iterator[tuple[str, Iterator[str] | None]]:
+    """Split a plain pg_dump file into SQL text (``(sql, None)``) and COPY blocks
+    (``(statement, data lines)``; the data must be consumed before the next part). A COPY
+    statement spans several lines when a name in it holds a newline."""
+    lines = iter(lines)
+    chunk: list[str] = []
+    for line in lines:
+        if line.startswith("COPY "):
+            statement = line
+            while statement.count('"') % 2:  # inside a quoted name: the statement goes on
+                more = next(lines, None)
+                if more is None:
+                    raise DataError(f"{path} ends inside a COPY statement, so it is truncated")
+                statement += more
+            if statement.rstrip("\n").endswith(" FROM stdin;"):
+                if chunk:
+                    yield "".join(chunk), None
+                    chunk = []
+                complete: list[bool] = []
+                yield statement.rstrip("\n")[:-1], _copy_rows(lines, complete)
+                if not complete:
+                    raise DataError(f"{path} ends inside the data of a COPY block, so it is truncated")
+                continue
+            line = statement
+        if not _PSQL_META.match(line):
+            chunk.append(line)
+    if chunk:
+        yield "".join(chunk), None
+
+
+def _copy_rows(lines: Iterator[str], complete: list[bool]) -> Iterator[str]:
+    """The data lines of a COPY block up to its ``\\.`` line (then ``complete`` is set)."""
+    for line in lines:
+        if line in ("\\.\n", "\\."):
+            complete.append(True)
+            return
+        yield line
+
+
+def _copy_table(statement: str) -> str:
+    """The table name (unquoted, without its schema) of a ``COPY name (...) FROM stdin``."""
+    found = _COPY_NAME.match(statement)
+    path = found[1] if found else statement
+    parts = re.findall(r'"(?:[^"]|"")*"|[^\s."(]+', path)
+    last = parts[-1] if parts else path
+    return last[1:-1].replace('""', '"') if last.startswith('"') else last
 
 
 _END_MARKER = re.compile(rb"(?m)^\\\.(?=\r?$)")
