@@ -59,7 +59,7 @@ SELECT a.attname AS name,
        format_type(a.atttypid, a.atttypmod) AS type,
        NOT a.attnotnull AS nullable,
        pg_get_expr(d.adbin, d.adrelid) AS "default",
-       COALESCE(a.attnum = ANY (i.indkey), false) AS primary_key
+       COALESCE(a.attnum = ANY ((i.indkey::int2[])[0:i.indnkeyatts - 1]), false) AS primary_key
 FROM pg_attribute a
 LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
 LEFT JOIN pg_index i ON i.indrelid = a.attrelid AND i.indisprimary
@@ -93,6 +93,9 @@ FROM pg_constraint con JOIN pg_class ref ON ref.oid = con.confrelid
 WHERE con.conrelid = to_regclass(%s) AND con.contype = 'f'
 ORDER BY con.conname
 """
+
+#: A column default drawing from a sequence, as pg_get_expr renders it.
+_NEXTVAL = re.compile(r"nextval\('(?:[^']|'')+'::regclass\)")
 
 _SEQUENCES_SQL = """
 SELECT attname, seq FROM (
@@ -390,7 +393,8 @@ class PostgreSQLDialect(Dialect):
             "SELECT a.attname AS name FROM pg_index i "
             "JOIN unnest(i.indkey) WITH ORDINALITY AS k(num, ord) ON true "
             "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.num "
-            "WHERE i.indrelid = to_regclass(?) AND i.indisprimary ORDER BY k.ord",
+            "WHERE i.indrelid = to_regclass(?) AND i.indisprimary AND k.ord <= i.indnkeyatts "
+            "ORDER BY k.ord",  # INCLUDE columns follow the key columns and are not part of it
             [quote(table, 63)],
         )
         return tuple(r["name"] for r in rows)
@@ -469,15 +473,12 @@ class PostgreSQLDialect(Dialect):
             "CASE WHEN a.attcollation <> t.typcollation THEN "
             " (SELECT quote_ident(n.nspname) || '.' || quote_ident(c.collname) FROM pg_collation c "
             "  JOIN pg_namespace n ON n.oid = c.collnamespace WHERE c.oid = a.attcollation) "
-            "END AS collation, "
-            "COALESCE(pg_get_expr(d.adbin, d.adrelid) = 'nextval(' || quote_literal("
-            " pg_get_serial_sequence(?, a.attname)::regclass::text) || '::regclass)', false) "
-            "AS serial "
+            "END AS collation "
             "FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
             "LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
             "WHERE a.attrelid = to_regclass(?) AND a.attnum > 0 AND NOT a.attisdropped "
             "ORDER BY a.attnum",
-            [name, name],
+            [name],
         )
         if not columns:
             from ..errors import ProgrammingError
@@ -493,7 +494,11 @@ class PostgreSQLDialect(Dialect):
         parts = []
         for c in columns:
             text = f"{quote(c['name'], 63)} "
-            if c["serial"] and c["type"] in serials:
+            # A nextval() default, whether its sequence is owned by the column (serial) or was
+            # made apart (pg_dump's style): a serial column, so that the statement runs on its
+            # own and creates its sequence (named after the table, like any serial's).
+            serial = c["expr"] is not None and _NEXTVAL.fullmatch(c["expr"]) and not c["identity"]
+            if serial and c["type"] in serials:
                 text += serials[c["type"]]
             else:
                 text += c["type"]
