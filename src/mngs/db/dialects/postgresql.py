@@ -417,6 +417,76 @@ class PostgreSQLDialect(Dialect):
             for r in rows
         ]
 
+    def table_facts(self, ex: Executor, table: str) -> dict[str, Any]:
+        name = quote(table, 63)
+        columns = ex.query(
+            "SELECT a.attname AS name, a.attidentity AS identity, a.attgenerated AS generated, "
+            "pg_get_expr(d.adbin, d.adrelid) AS expr FROM pg_attribute a "
+            "LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
+            "WHERE a.attrelid = to_regclass(?) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+            [name],
+        )
+        constraints = ex.query(
+            "SELECT contype, conname, pg_get_constraintdef(oid, true) AS definition FROM pg_constraint "
+            "WHERE conrelid = to_regclass(?) AND contype IN ('c', 'x', 't') ORDER BY conname",
+            [name],
+        )
+        special = {}
+        for idx in ex.query(
+            "SELECT c.relname AS name, am.amname AS method, i.indpred IS NOT NULL AS partial, "
+            "i.indexprs IS NOT NULL AS expression, pg_get_indexdef(i.indexrelid) AS definition "
+            "FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am am ON am.oid = c.relam "
+            "WHERE i.indrelid = to_regclass(?) AND NOT i.indisprimary ORDER BY c.relname",
+            [name],
+        ):
+            why = [w for w, on in (("partial", idx["partial"]), ("expression", idx["expression"])) if on]
+            if idx["method"] != "btree":
+                why.append(idx["method"])
+            if why:
+                special[idx["name"]] = f"{'/'.join(why)} index: {idx['definition']}"
+        sequenced = [
+            c["name"] for c in columns
+            if c["identity"] or (c["expr"] is not None and _NEXTVAL.fullmatch(c["expr"]))
+        ]  # fmt: skip
+        auto = self.generated_key(ex, table)
+        if auto is None:
+            pk = self.primary_key(ex, table)
+            auto = pk[0] if len(pk) == 1 and pk[0] in sequenced else None  # pg_dump-style nextval
+        return {
+            "auto": auto,
+            "sequenced": [c for c in sequenced if c != auto],
+            "generated": {c["name"]: c["expr"] for c in columns if c["generated"]},
+            "checks": [c["definition"] for c in constraints if c["contype"] == "c"],
+            "special_indexes": special,
+            "virtual": False,
+            "autoincrement": False,
+            "identity_always": [c["name"] for c in columns if c["identity"] == "a"],
+            "other": [
+                f"{'exclusion' if c['contype'] == 'x' else 'constraint trigger'} {c['conname']}: "
+                f"{c['definition']}"
+                for c in constraints
+                if c["contype"] != "c"
+            ],
+        }
+
+    def other_objects(self, ex: Executor) -> list[str]:
+        rows = ex.query(
+            "SELECT CASE c.relkind WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view' "
+            "WHEN 'f' THEN 'foreign table' ELSE 'sequence' END AS kind, c.relname AS name "
+            "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = current_schema() AND (c.relkind IN ('v', 'm', 'f') OR (c.relkind = 'S' "
+            "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype IN ('a', 'i')))) "
+            "UNION ALL SELECT 'trigger', t.tgname || ' on ' || c.relname FROM pg_trigger t "
+            "JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = current_schema() AND NOT t.tgisinternal "
+            "UNION ALL SELECT CASE p.prokind WHEN 'p' THEN 'procedure' ELSE 'function' END, p.proname "
+            "FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = current_schema() "
+            "UNION ALL SELECT 'type', t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace "
+            "WHERE n.nspname = current_schema() AND t.typtype IN ('e', 'd', 'r') "
+            "ORDER BY 1, 2"
+        )
+        return [f"{r['kind']} {r['name']}" for r in rows]
+
     # -- maintenance -------------------------------------------------------------------
     row_identities = ("ctid",)  # a system column: no user column can take the name
 
