@@ -328,6 +328,11 @@ def test_bad_input_changes_nothing(make, src_backend, dst_backend):
     dst.create_table("t", {"id": "INTEGER PRIMARY KEY"})
     with pytest.raises(mngs.db.ProgrammingError, match="'x'"):
         mngs.db.copy(src, dst, if_exists="append")
+    src.create_table("loose", {"x": "TEXT"})
+    dst.create_table("loose", {"x": "TEXT"})
+    with pytest.raises(mngs.db.ArgumentError, match="primary key"):
+        mngs.db.copy(src, dst, tables=["loose"], if_exists="upsert")
+    assert dst.list_tables() == ["loose", "t"] and dst.count("loose") == 0
     with pytest.raises(mngs.db.InterfaceError):
         mngs.db.copy(src, "not a handle")  # type: ignore[arg-type]
 

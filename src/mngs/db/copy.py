@@ -148,6 +148,8 @@ def _converter(kind: str, src: str, dst: str) -> Callable[[Any], Any] | None:
             # dicts and lists go as JSON already; a JSON scalar ("a", 3, true) must too
             return lambda v: v if v is None or isinstance(v, (dict, list)) else Jsonb(v)
         return lambda v: v if v is None or isinstance(v, (dict, list)) else dumps_json(v)
+    if src == dst:
+        return None
     if kind in ("untyped", "other") and dst == "postgresql":
         return _as_text
     if kind == "uuid" and dst == "sqlite":
@@ -351,6 +353,11 @@ def _plan(
             else:
                 report.skipped.append(f"{plan.name}.{column}: computed column (recreate it yourself)")
         if not plan.create:
+            if if_exists == "upsert" and not _primary_key(dst, plan.name):
+                raise ArgumentError(
+                    f"if_exists='upsert' matches rows on the primary key, and table {plan.name!r} in "
+                    f"{dst!r} has none; use if_exists='append' or 'replace'"
+                )
             target = {c["name"] for c in dst.get_columns(plan.name)}
             missing = [c for c in plan.copied if c not in target]
             if missing:
@@ -358,6 +365,11 @@ def _plan(
                     f"table {plan.name!r} in {dst!r} has no column {missing[0]!r}, which the source has"
                 )
     return plans
+
+
+def _primary_key(db: Database, table: str) -> tuple[str, ...]:
+    with db._ex.lock:
+        return tuple(db._dialect.primary_key(db._ex, table))
 
 
 def _column_sql(plan: _Plan, column: ColumnInfo, src: str, dst: str, report: CopyReport) -> str:
