@@ -444,3 +444,55 @@ def test_numeric_rows_are_equal_across_backends(make):
         db.insert_many("m", written)
         found.append(db.select("m", order_by="id"))
     assert found[0] == found[1] == written
+
+
+@pytest.mark.postgresql
+def test_postgresql_only_types_reach_sqlite_as_text_and_are_reported(make):
+    """A Pagila-shaped PostgreSQL table (INCLUDE key, enum, arrays, uuid, interval, inet, a
+    sequence made apart) reaches SQLite with every value readable: arrays as JSON lists, the
+    rest as text, each change named in the report; the key is one column."""
+    pg, lite = make("postgresql"), make("sqlite")
+    pg.execute("CREATE TYPE mpaa AS ENUM ('G', 'PG', 'R')")
+    pg.execute("CREATE SEQUENCE film_film_id_seq")
+    pg.execute(
+        "CREATE TABLE film (film_id integer DEFAULT nextval('film_film_id_seq'::regclass) NOT NULL, "
+        "title text NOT NULL, rating mpaa DEFAULT 'G'::mpaa, features text[], token uuid, "
+        "length interval, host inet, PRIMARY KEY (film_id) INCLUDE (title))"
+    )
+    token = uuid.UUID("12345678-1234-5678-1234-567812345678")
+    pg.execute(
+        "INSERT INTO film (title, rating, features, token, length, host) VALUES "
+        "('Academy Dinosaur', 'PG', ARRAY['Trailers', 'Deleted Scenes'], ?, '01:26:00', '10.0.0.1')",
+        [token],
+    )
+    report = mngs.db.copy(pg, lite)
+    assert report.tables == {"film": 1}
+    changed = "\n".join(report.changed)
+    for column in ("film.rating: mpaa", "film.features: text[] stored as JSON", "film.token: uuid",
+                   "film.length: interval", "film.host: inet"):  # fmt: skip
+        assert column in changed
+    assert any("sequence film_film_id_seq" in line for line in report.skipped)
+    assert mngs.db.inspect(lite).get_primary_keys("film") == ["film_id"]
+    assert lite.select("film") == [
+        {"film_id": 1, "title": "Academy Dinosaur", "rating": "PG",
+         "features": ["Trailers", "Deleted Scenes"], "token": str(token), "length": "1:26:00",
+         "host": "10.0.0.1"}
+    ]  # fmt: skip
+    assert lite.insert("film", {"title": "next"}) == 2
+    assert lite.select("film", columns=["rating"], where={"film_id": 2}) == [{"rating": "G"}]  # 'G'::mpaa
+
+
+@pytest.mark.parametrize(("src_backend", "dst_backend"), PAIRS)
+def test_a_foreign_key_to_a_table_left_behind_is_reported(make, src_backend, dst_backend):
+    """Copying a child without its parent: the table and rows come, the foreign key is named
+    in the report instead of failing or vanishing silently."""
+    src, dst = make(src_backend), make(dst_backend)
+    src.create_table("parent", {"id": "INTEGER PRIMARY KEY"})
+    src.create_table("kid", {"id": "INTEGER PRIMARY KEY", "parent_id": "INTEGER"},
+                     foreign_keys=[("parent_id", "parent", "id")])  # fmt: skip
+    src.insert("parent", {"id": 1})
+    src.insert("kid", {"id": 1, "parent_id": 1})
+    report = mngs.db.copy(src, dst, tables=["kid"])
+    assert report.tables == {"kid": 1}
+    assert report.skipped == ["kid: foreign key (parent_id) → parent, which is not on the destination"]
+    assert dst.list_tables() == ["kid"]
