@@ -498,3 +498,28 @@ def test_a_foreign_key_to_a_table_left_behind_is_reported(make, src_backend, dst
     assert report.tables == {"kid": 1}
     assert report.skipped == ["kid: foreign key (parent_id) → parent, which is not on the destination"]
     assert dst.list_tables() == ["kid"]
+
+
+@pytest.mark.parametrize(("src_backend", "dst_backend"), PAIRS)
+def test_a_cycle_of_foreign_keys_is_copied(make, src_backend, dst_backend):
+    """Two tables referring to each other: both created, rows loaded, both foreign keys
+    present and enforced on the destination."""
+    src, dst = make(src_backend), make(dst_backend)
+    src.create_table("hen", {"id": "INTEGER PRIMARY KEY", "egg_id": "INTEGER"},
+                     foreign_keys=[("egg_id", "egg", "id")] if src.backend == "sqlite" else [])  # fmt: skip
+    src.create_table(
+        "egg", {"id": "INTEGER PRIMARY KEY", "hen_id": "INTEGER"}, foreign_keys=[("hen_id", "hen", "id")]
+    )
+    if src.backend == "postgresql":
+        src.execute("ALTER TABLE hen ADD FOREIGN KEY (egg_id) REFERENCES egg (id)")
+    src.insert("hen", {"id": 1, "egg_id": None})
+    src.insert("egg", {"id": 1, "hen_id": 1})
+    src.update("hen", {"egg_id": 1}, where={"id": 1})
+    report = mngs.db.copy(src, dst)
+    assert report.tables == {"egg": 1, "hen": 1} and report.skipped == []
+    assert dst.select("hen") == [{"id": 1, "egg_id": 1}] and dst.select("egg") == [{"id": 1, "hen_id": 1}]
+    inspector = mngs.db.inspect(dst)
+    assert [fk["referred_table"] for fk in inspector.get_foreign_keys("hen")] == ["egg"]
+    assert [fk["referred_table"] for fk in inspector.get_foreign_keys("egg")] == ["hen"]
+    with pytest.raises(mngs.db.IntegrityError):
+        dst.insert("hen", {"id": 2, "egg_id": 7})
