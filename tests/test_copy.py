@@ -523,3 +523,21 @@ def test_a_cycle_of_foreign_keys_is_copied(make, src_backend, dst_backend):
     assert [fk["referred_table"] for fk in inspector.get_foreign_keys("egg")] == ["hen"]
     with pytest.raises(mngs.db.IntegrityError):
         dst.insert("hen", {"id": 2, "egg_id": 7})
+
+
+@pytest.mark.postgresql
+def test_json_scalars_survive_the_round_trip(make):
+    """JSON columns holding scalars (a string, a number, true) stay JSON scalars on PostgreSQL
+    and back on SQLite, not text that no longer parses."""
+    lite, pg, back = make("sqlite"), make("postgresql"), make("sqlite")
+    lite.create_table("j", {"id": "INTEGER PRIMARY KEY", "doc": "JSON"})
+    for i, text in enumerate(['"abc"', "3", "true", '{"a": "b"}', "[]"]):
+        lite.execute("INSERT INTO j (id, doc) VALUES (?, ?)", [i, text])
+    wanted = lite.select("j", order_by="id")
+    assert [r["doc"] for r in wanted] == ["abc", 3, True, {"a": "b"}, []]
+    mngs.db.copy(lite, pg)
+    assert pg.execute("SELECT jsonb_typeof(doc) AS t FROM j ORDER BY id") == [
+        {"t": "string"}, {"t": "number"}, {"t": "boolean"}, {"t": "object"}, {"t": "array"}
+    ]  # fmt: skip
+    mngs.db.copy(pg, back)
+    assert back.select("j", order_by="id") == wanted
