@@ -541,3 +541,33 @@ def test_json_scalars_survive_the_round_trip(make):
     ]  # fmt: skip
     mngs.db.copy(pg, back)
     assert back.select("j", order_by="id") == wanted
+
+
+@pytest.mark.postgresql
+def test_a_partitioned_table_is_copied_once(make):
+    """PostgreSQL: a partitioned table (Pagila's payment) arrives as one ordinary table with
+    every row once; its partitions are named in the report, not copied a second time."""
+    pg, lite = make("postgresql"), make("sqlite")
+    pg.execute("CREATE TABLE payment (id integer NOT NULL, paid date NOT NULL, amount numeric(5,2), "
+               "PRIMARY KEY (id, paid)) PARTITION BY RANGE (paid)")  # fmt: skip
+    for year in (2022, 2023):
+        pg.execute(f"CREATE TABLE payment_{year} PARTITION OF payment "
+                   f"FOR VALUES FROM ('{year}-01-01') TO ('{year + 1}-01-01')")  # fmt: skip
+    pg.insert_many("payment", [{"id": i, "paid": dt.date(2022 + i % 2, 3, 1), "amount": Decimal("1.99")}
+                               for i in range(6)])  # fmt: skip
+    report = mngs.db.copy(pg, lite)
+    assert report.tables == {"payment": 6} and lite.list_tables() == ["payment"]
+    assert "partition payment_2022 (its rows are copied with payment)" in report.skipped
+    assert "payment: partitioned table created as an ordinary table" in report.changed
+    assert mngs.db.inspect(lite).get_primary_keys("payment") == ["id", "paid"]
+
+
+def test_sqlite_table_options_and_collations_are_reported(make):
+    """SQLite: WITHOUT ROWID, STRICT and COLLATE are named in the report (the table is copied
+    as an ordinary one)."""
+    src, dst = make("sqlite"), make("sqlite")
+    src.execute("CREATE TABLE tag (name TEXT COLLATE NOCASE PRIMARY KEY, n INTEGER) WITHOUT ROWID")
+    src.insert("tag", {"name": "Ä", "n": 1})
+    report = mngs.db.copy(src, dst)
+    assert report.skipped == ["tag: WITHOUT ROWID", "tag: COLLATE NOCASE"]
+    assert dst.select("tag") == [{"name": "Ä", "n": 1}]

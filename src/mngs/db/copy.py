@@ -315,6 +315,11 @@ def _plan(
             if facts["virtual"]:
                 report.skipped.append(f"virtual table {name} (create it on the destination yourself)")
                 continue
+            if facts["partition_of"] in names:  # the parent's rows are the partitions' rows
+                report.skipped.append(f"partition {name} (its rows are copied with {facts['partition_of']})")
+                continue
+            if facts["partitioned"]:
+                report.changed.append(f"{name}: partitioned table created as an ordinary table")
             quote(name, n)  # a name the destination cannot take fails here, before any write
             columns = dialect.get_columns(ex, name)
             for column in columns:

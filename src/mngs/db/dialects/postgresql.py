@@ -421,7 +421,9 @@ class PostgreSQLDialect(Dialect):
         name = quote(table, 63)
         columns = ex.query(
             "SELECT a.attname AS name, a.attidentity AS identity, a.attgenerated AS generated, "
-            "pg_get_expr(d.adbin, d.adrelid) AS expr FROM pg_attribute a "
+            "pg_get_expr(d.adbin, d.adrelid) AS expr, CASE WHEN a.attcollation <> t.typcollation "
+            "THEN (SELECT collname FROM pg_collation WHERE oid = a.attcollation) END AS collation "
+            "FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
             "LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
             "WHERE a.attrelid = to_regclass(?) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
             [name],
@@ -466,7 +468,15 @@ class PostgreSQLDialect(Dialect):
                 f"{c['definition']}"
                 for c in constraints
                 if c["contype"] != "c"
-            ],
+            ]
+            + [f"{c['name']}: COLLATE {c['collation']}" for c in columns if c["collation"]],
+            **ex.query(
+                "SELECT c.relkind = 'p' AS partitioned, "
+                "(SELECT p.relname FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent "
+                " WHERE i.inhrelid = c.oid AND c.relispartition) AS partition_of "
+                "FROM pg_class c WHERE c.oid = to_regclass(?)",
+                [name],
+            )[0],
         }
 
     def other_objects(self, ex: Executor) -> list[str]:

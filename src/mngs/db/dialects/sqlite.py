@@ -274,6 +274,7 @@ class SQLiteDialect(Dialect):
                 why = "partial" if idx["partial"] else "expression"
                 special[idx["name"]] = f"{why} index: {text[0]['sql'] if text else idx['name']}"
         virtual = bool(re.match(r"\s*create\s+virtual\b", sql, re.IGNORECASE))
+        bare = _QUOTED.sub("''", sql)
         return {
             "auto": None if virtual else self.generated_key(ex, table),
             "sequenced": [],
@@ -281,9 +282,11 @@ class SQLiteDialect(Dialect):
             "checks": [] if virtual else _check_clauses(sql),
             "special_indexes": special,
             "virtual": virtual,
-            "autoincrement": bool(re.search(r"\bautoincrement\b", _QUOTED.sub("''", sql), re.IGNORECASE)),
+            "autoincrement": bool(re.search(r"\bautoincrement\b", bare, re.IGNORECASE)),
             "identity_always": [],
-            "other": [],
+            "other": _table_notes(bare),
+            "partitioned": False,
+            "partition_of": None,
         }
 
     def other_objects(self, ex: Executor) -> list[str]:
@@ -763,6 +766,19 @@ def _check_clauses(sql: str) -> list[str]:
                 clauses.append("CHECK " + sql[start : end + 1])
                 break
     return clauses
+
+
+_OPTION = r"(?:without\s+rowid|strict)"
+_TABLE_OPTIONS = re.compile(rf"\)\s*({_OPTION}(?:\s*,\s*{_OPTION})*)\s*$", re.IGNORECASE)
+_COLLATE = re.compile(r"\bcollate\s+(\w+)", re.IGNORECASE)
+
+
+def _table_notes(bare: str) -> list[str]:
+    """What a copy of the table (CREATE text without quoted parts) leaves out: WITHOUT ROWID,
+    STRICT and collations."""
+    options = _TABLE_OPTIONS.search(bare)
+    notes = [" ".join(options[1].upper().split())] if options else []
+    return notes + [f"COLLATE {name}" for name in dict.fromkeys(n.upper() for n in _COLLATE.findall(bare))]
 
 
 def _unquote(name: str) -> str:
