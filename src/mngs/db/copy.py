@@ -261,7 +261,10 @@ def copy(
 
     The whole copy is one transaction on ``dst``: when anything fails nothing of it remains. A
     PostgreSQL source is read in one REPEATABLE READ transaction, so the tables are a consistent
-    snapshot. What could not be copied as it was is in the report (and logged as warnings).
+    snapshot; a SQLite source is read table by table. What could not be copied as it was
+    (views, triggers, CHECKs and defaults the other dialect cannot run, partial and expression
+    indexes, collations, PostgreSQL-only types stored as text) is in the report, and logged as
+    warnings; nothing is left out silently. Index sort order is not kept.
 
     >>> report = mngs.db.copy(mngs.db.SQLite3("chinook.db"), mngs.db.PostgreSQL(dsn=...))
     >>> report.tables["Track"]
