@@ -258,3 +258,70 @@ def test_generate_schema_diagram_without_the_package_names_the_extra(db, tmp_pat
         mngs.db.inspect(db).generate_schema_diagram(tmp_path / "schema.svg")
     with pytest.raises(mngs.db.ArgumentError, match="schema.gif"):
         mngs.db.inspect(db).generate_schema_diagram(tmp_path / "schema.gif")
+
+
+def test_create_table_sql_of_a_serial_table_runs_on_its_own(db):
+    """The CREATE TABLE text of a table with an auto-numbered key runs after the table is
+    gone (no reference to a sequence that no longer exists) and enforces its constraints."""
+    db.create_table(
+        "items",
+        {"id": "SERIAL PRIMARY KEY", "code": "VARCHAR(10) NOT NULL UNIQUE", "qty": "INTEGER CHECK (qty > 0)"},
+    )
+    sql = mngs.db.inspect(db).get_create_table_sql("items")
+    db.drop_table("items")
+    db.execute(sql)
+    assert [db.insert("items", {"code": c, "qty": 1}) for c in ("a", "b")] == [1, 2]
+    for record in ({"code": "a", "qty": 1}, {"code": "c", "qty": 0}, {"qty": 2}):
+        with pytest.raises(mngs.db.IntegrityError):
+            db.insert("items", record)
+    assert db.count("items") == 2
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_create_table_sql_of_a_pg_dump_style_sequence_runs_on_its_own(db):
+    """PostgreSQL: a key drawing from a sequence created apart (pg_dump's and Pagila's style)
+    comes out as a serial column, so the statement runs without that sequence."""
+    db.execute("CREATE SEQUENCE actor_seq")
+    db.execute(
+        "CREATE TABLE actor (actor_id integer DEFAULT nextval('actor_seq'::regclass) NOT NULL, "
+        "name text NOT NULL, PRIMARY KEY (actor_id))"
+    )
+    sql = mngs.db.inspect(db).get_create_table_sql("actor")
+    assert "nextval" not in sql and '"actor_id" serial NOT NULL' in sql
+    db.drop_table("actor")
+    db.execute("DROP SEQUENCE actor_seq")
+    db.execute(sql)
+    assert db.insert("actor", {"name": "a"}) == 1
+    with pytest.raises(mngs.db.IntegrityError):
+        db.insert("actor", {"actor_id": 1, "name": "b"})
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_include_columns_are_not_key_columns(db):
+    """PostgreSQL: ``PRIMARY KEY (actor_id) INCLUDE (…)`` (Pagila's actor) is a one-column key
+    everywhere — keys, columns, indexes, schema, diagram — so upserts on it work; a unique
+    index's INCLUDE columns are not among its columns either."""
+    db.execute(
+        "CREATE TABLE actor (actor_id integer NOT NULL, first_name text NOT NULL, "
+        "last_name text NOT NULL, PRIMARY KEY (actor_id) INCLUDE (first_name, last_name))"
+    )
+    db.execute("CREATE UNIQUE INDEX actor_names ON actor (last_name) INCLUDE (first_name)")
+    inspector = mngs.db.inspect(db)
+    assert inspector.get_primary_keys("actor") == ["actor_id"]
+    assert [c["name"] for c in db.get_columns("actor") if c["primary_key"]] == ["actor_id"]
+    indexes = {i["name"]: (i["columns"], i["unique"], i["primary"]) for i in inspector.get_indexes("actor")}
+    assert indexes == {"actor_pkey": (["actor_id"], True, True), "actor_names": (["last_name"], True, False)}
+    assert inspector.get_schema()["actor"]["primary_key"] == ["actor_id"]
+    mermaid = inspector.schema_mermaid()
+    assert re.search(r"^        \w+ actor_id PK$", mermaid, re.MULTILINE)
+    assert not re.search(r"first_name PK", mermaid)
+    assert "<b>first_name</b>" not in inspector.schema_dot()
+    db.insert("actor", {"actor_id": 1, "first_name": "A", "last_name": "X"})
+    rows = [
+        {"actor_id": 1, "first_name": "B", "last_name": "Y"},
+        {"actor_id": 2, "first_name": "C", "last_name": "Z"},
+    ]
+    assert db.insert_many("actor", rows, on_conflict="update") == 2
+    assert db.select("actor", order_by="actor_id") == rows
+    sql = inspector.get_create_table_sql("actor")
+    assert "PRIMARY KEY (actor_id) INCLUDE (first_name, last_name)" in sql

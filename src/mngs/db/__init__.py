@@ -3,6 +3,7 @@
 import logging as _logging
 
 from .codecs import decode_array, encode_array
+from .copy import copy
 from .database import Database, Record, Rows
 from .duplicates import delete_duplicates
 from .errors import (
@@ -56,6 +57,7 @@ __all__ = [
     "TransactionConflict",
     "Warning",
     "connect",
+    "copy",
     "decode_array",
     "delete_duplicates",
     "encode_array",

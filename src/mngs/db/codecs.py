@@ -10,7 +10,7 @@ Python value           stored as             read back as (by declared column ty
 =====================  ====================  ============================================
 datetime               ISO text              datetime for DATETIME, TIMESTAMP, TIMESTAMPTZ
 date / time            ISO text              date for DATE, time for TIME
-Decimal                text                  Decimal for DECIMAL
+Decimal                text (see below)      Decimal for NUMERIC, DECIMAL
 dict / list            JSON text             dict/list for JSON, JSONB
 bool                   0 / 1                 bool for BOOLEAN, BOOL
 numpy scalars          int / float           int / float
@@ -18,6 +18,13 @@ numpy.ndarray          .npy bytes (BLOB)     bytes: decode with :func:`decode_ar
 =====================  ====================  ============================================
 
 A stored value that does not parse as its column type is returned as it was stored.
+
+NUMERIC and DECIMAL columns read back as :class:`~decimal.Decimal` on both backends, whatever
+SQLite made of the value: its NUMERIC affinity stores a number written as text as a 64-bit
+integer when it is one, else as a double keeping 15 significant digits, and the value is read
+back as the Decimal of exactly that stored number (``3``, ``3.5``, never a binary float's
+``3.4999…``). So on SQLite a NUMERIC value is exact to 15 significant digits (integers to 2**63);
+on PostgreSQL to the column's declared precision.
 On PostgreSQL psycopg handles all of these natively except dict and list, which are sent as
 JSON text of unknown type, so the server fits them to the column: json, jsonb or text, and
 numpy arrays, which are sent as bytea in the same ``.npy`` format.
@@ -126,14 +133,25 @@ def _number_or_text(raw: bytes) -> Any:
     return text
 
 
-def _converter(parse: Any) -> Any:
+def _as_text(raw: bytes) -> str:
+    return raw.decode("utf-8", "replace")
+
+
+def _converter(parse: Any, fallback: Any = _number_or_text) -> Any:
     def convert(raw: bytes) -> Any:
         try:
             return parse(raw.decode("utf-8"))
         except (ValueError, TypeError, InvalidOperation, UnicodeDecodeError):
-            return _number_or_text(raw)
+            return fallback(raw)
 
     return convert
+
+
+def _parse_decimal(text: str) -> Decimal:
+    """The stored number's own text as a Decimal (SQLite renders a double with 15 digits)."""
+    if "_" in text or text != text.strip():  # Decimal() would accept "1_000" and " 1"
+        raise ValueError(text)
+    return Decimal(text)
 
 
 def _parse_bool(text: str) -> Any:
@@ -159,7 +177,8 @@ _SQLITE_CONVERTERS: dict[str, Any] = {
     "TIMESTAMPTZ": _converter(_dt.datetime.fromisoformat),
     "DATE": _converter(_dt.date.fromisoformat),
     "TIME": _converter(_dt.time.fromisoformat),
-    "DECIMAL": _converter(Decimal),
+    "DECIMAL": _converter(_parse_decimal, _as_text),
+    "NUMERIC": _converter(_parse_decimal, _as_text),
     "JSON": _converter(json.loads),
     "JSONB": _converter(json.loads),
     "BOOLEAN": _converter(_parse_bool),

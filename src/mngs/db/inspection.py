@@ -75,7 +75,8 @@ class Inspector:
         return self.db.get_columns(table)
 
     def get_primary_keys(self, table: str) -> list[str]:
-        """The primary key columns of ``table`` in key order (empty when it has none).
+        """The primary key columns of ``table`` in key order (empty when it has none); a
+        PostgreSQL key's ``INCLUDE`` columns are not among them.
 
         >>> inspector.get_primary_keys("users")
         ['id']
@@ -106,7 +107,9 @@ class Inspector:
 
         SQLite returns the stored statement; PostgreSQL, which keeps none, rebuilds it from
         the catalogs (columns, defaults, NOT NULL, serial/identity, PRIMARY KEY, UNIQUE, CHECK
-        and FOREIGN KEY constraints).
+        and FOREIGN KEY constraints). The statement runs on its own on its backend: a column
+        drawing from a sequence (``nextval(…)``) is written as ``serial``, which creates its
+        sequence. To recreate a table on the other backend, use :func:`mngs.db.copy`.
 
         >>> print(inspector.get_create_table_sql("experiments"))
         CREATE TABLE "experiments" (...)

@@ -211,6 +211,23 @@ class Dialect:
     def get_foreign_keys(self, ex: Executor, table: str) -> list[ForeignKeyInfo]:
         raise NotImplementedError
 
+    def table_facts(self, ex: Executor, table: str) -> dict[str, Any]:
+        """What copying ``table`` to another database needs beyond the reflection records:
+
+        ``auto`` (the key column the database numbers, or None), ``sequenced`` (other
+        auto-numbered columns), ``generated`` (computed column → expression, or None when not
+        known), ``checks`` (CHECK constraints as ``CHECK (…)`` text), ``special_indexes``
+        (index name → why it is more than an index on columns: partial, expression, method),
+        ``virtual`` (True for a virtual table), ``autoincrement`` (SQLite's keyword),
+        ``identity_always`` (columns that refuse explicit values), ``other`` (constraints that
+        cannot be copied, as text)."""
+        raise NotImplementedError
+
+    def other_objects(self, ex: Executor) -> list[str]:
+        """What the database holds besides tables and their indexes and constraints (views,
+        triggers, sequences of their own, routines, types), as ``"view name"`` texts."""
+        raise NotImplementedError
+
     def drop_column(self, ex: Executor, table: str, column: str) -> None:
         """Drop a column keeping the data (``ALTER TABLE … DROP COLUMN`` where it exists),
         all-or-nothing (the dialect opens the transaction)."""

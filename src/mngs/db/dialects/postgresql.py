@@ -59,7 +59,7 @@ SELECT a.attname AS name,
        format_type(a.atttypid, a.atttypmod) AS type,
        NOT a.attnotnull AS nullable,
        pg_get_expr(d.adbin, d.adrelid) AS "default",
-       COALESCE(a.attnum = ANY (i.indkey), false) AS primary_key
+       COALESCE(a.attnum = ANY ((i.indkey::int2[])[0:i.indnkeyatts - 1]), false) AS primary_key
 FROM pg_attribute a
 LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
 LEFT JOIN pg_index i ON i.indrelid = a.attrelid AND i.indisprimary
@@ -93,6 +93,9 @@ FROM pg_constraint con JOIN pg_class ref ON ref.oid = con.confrelid
 WHERE con.conrelid = to_regclass(%s) AND con.contype = 'f'
 ORDER BY con.conname
 """
+
+#: A column default drawing from a sequence, as pg_get_expr renders it.
+_NEXTVAL = re.compile(r"nextval\('(?:[^']|'')+'::regclass\)")
 
 _SEQUENCES_SQL = """
 SELECT attname, seq FROM (
@@ -452,7 +455,8 @@ class PostgreSQLDialect(Dialect):
             "SELECT a.attname AS name FROM pg_index i "
             "JOIN unnest(i.indkey) WITH ORDINALITY AS k(num, ord) ON true "
             "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.num "
-            "WHERE i.indrelid = to_regclass(?) AND i.indisprimary ORDER BY k.ord",
+            "WHERE i.indrelid = to_regclass(?) AND i.indisprimary AND k.ord <= i.indnkeyatts "
+            "ORDER BY k.ord",  # INCLUDE columns follow the key columns and are not part of it
             [quote(table, 63)],
         )
         return tuple(r["name"] for r in rows)
@@ -474,6 +478,86 @@ class PostgreSQLDialect(Dialect):
             )
             for r in rows
         ]
+
+    def table_facts(self, ex: Executor, table: str) -> dict[str, Any]:
+        name = quote(table, 63)
+        columns = ex.query(
+            "SELECT a.attname AS name, a.attidentity AS identity, a.attgenerated AS generated, "
+            "pg_get_expr(d.adbin, d.adrelid) AS expr, CASE WHEN a.attcollation <> t.typcollation "
+            "THEN (SELECT collname FROM pg_collation WHERE oid = a.attcollation) END AS collation "
+            "FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
+            "LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
+            "WHERE a.attrelid = to_regclass(?) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+            [name],
+        )
+        constraints = ex.query(
+            "SELECT contype, conname, pg_get_constraintdef(oid, true) AS definition FROM pg_constraint "
+            "WHERE conrelid = to_regclass(?) AND contype IN ('c', 'x', 't') ORDER BY conname",
+            [name],
+        )
+        special = {}
+        for idx in ex.query(
+            "SELECT c.relname AS name, am.amname AS method, i.indpred IS NOT NULL AS partial, "
+            "i.indexprs IS NOT NULL AS expression, pg_get_indexdef(i.indexrelid) AS definition "
+            "FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am am ON am.oid = c.relam "
+            "WHERE i.indrelid = to_regclass(?) AND NOT i.indisprimary ORDER BY c.relname",
+            [name],
+        ):
+            why = [w for w, on in (("partial", idx["partial"]), ("expression", idx["expression"])) if on]
+            if idx["method"] != "btree":
+                why.append(idx["method"])
+            if why:
+                special[idx["name"]] = f"{'/'.join(why)} index: {idx['definition']}"
+        sequenced = [
+            c["name"] for c in columns
+            if c["identity"] or (c["expr"] is not None and _NEXTVAL.fullmatch(c["expr"]))
+        ]  # fmt: skip
+        auto = self.generated_key(ex, table)
+        if auto is None:
+            pk = self.primary_key(ex, table)
+            auto = pk[0] if len(pk) == 1 and pk[0] in sequenced else None  # pg_dump-style nextval
+        return {
+            "auto": auto,
+            "sequenced": [c for c in sequenced if c != auto],
+            "generated": {c["name"]: c["expr"] for c in columns if c["generated"]},
+            "checks": [c["definition"] for c in constraints if c["contype"] == "c"],
+            "special_indexes": special,
+            "virtual": False,
+            "autoincrement": False,
+            "identity_always": [c["name"] for c in columns if c["identity"] == "a"],
+            "other": [
+                f"{'exclusion' if c['contype'] == 'x' else 'constraint trigger'} {c['conname']}: "
+                f"{c['definition']}"
+                for c in constraints
+                if c["contype"] != "c"
+            ]
+            + [f"{c['name']}: COLLATE {c['collation']}" for c in columns if c["collation"]],
+            **ex.query(
+                "SELECT c.relkind = 'p' AS partitioned, "
+                "(SELECT p.relname FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent "
+                " WHERE i.inhrelid = c.oid AND c.relispartition) AS partition_of "
+                "FROM pg_class c WHERE c.oid = to_regclass(?)",
+                [name],
+            )[0],
+        }
+
+    def other_objects(self, ex: Executor) -> list[str]:
+        rows = ex.query(
+            "SELECT CASE c.relkind WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view' "
+            "WHEN 'f' THEN 'foreign table' ELSE 'sequence' END AS kind, c.relname AS name "
+            "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = current_schema() AND (c.relkind IN ('v', 'm', 'f') OR (c.relkind = 'S' "
+            "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype IN ('a', 'i')))) "
+            "UNION ALL SELECT 'trigger', t.tgname || ' on ' || c.relname FROM pg_trigger t "
+            "JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = current_schema() AND NOT t.tgisinternal "
+            "UNION ALL SELECT CASE p.prokind WHEN 'p' THEN 'procedure' ELSE 'function' END, p.proname "
+            "FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = current_schema() "
+            "UNION ALL SELECT 'type', t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace "
+            "WHERE n.nspname = current_schema() AND t.typtype IN ('e', 'd', 'r') "
+            "ORDER BY 1, 2"
+        )
+        return [f"{r['kind']} {r['name']}" for r in rows]
 
     # -- maintenance -------------------------------------------------------------------
     row_identities = ("ctid",)  # a system column: no user column can take the name
@@ -546,15 +630,12 @@ class PostgreSQLDialect(Dialect):
             "CASE WHEN a.attcollation <> t.typcollation THEN "
             " (SELECT quote_ident(n.nspname) || '.' || quote_ident(c.collname) FROM pg_collation c "
             "  JOIN pg_namespace n ON n.oid = c.collnamespace WHERE c.oid = a.attcollation) "
-            "END AS collation, "
-            "COALESCE(pg_get_expr(d.adbin, d.adrelid) = 'nextval(' || quote_literal("
-            " pg_get_serial_sequence(?, a.attname)::regclass::text) || '::regclass)', false) "
-            "AS serial "
+            "END AS collation "
             "FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
             "LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
             "WHERE a.attrelid = to_regclass(?) AND a.attnum > 0 AND NOT a.attisdropped "
             "ORDER BY a.attnum",
-            [name, name],
+            [name],
         )
         if not columns:
             from ..errors import ProgrammingError
@@ -570,7 +651,11 @@ class PostgreSQLDialect(Dialect):
         parts = []
         for c in columns:
             text = f"{quote(c['name'], 63)} "
-            if c["serial"] and c["type"] in serials:
+            # A nextval() default, whether its sequence is owned by the column (serial) or was
+            # made apart (pg_dump's style): a serial column, so that the statement runs on its
+            # own and creates its sequence (named after the table, like any serial's).
+            serial = c["expr"] is not None and _NEXTVAL.fullmatch(c["expr"]) and not c["identity"]
+            if serial and c["type"] in serials:
                 text += serials[c["type"]]
             else:
                 text += c["type"]

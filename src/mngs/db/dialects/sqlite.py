@@ -261,6 +261,42 @@ class SQLiteDialect(Dialect):
             fk["referred_columns"].append(r["to"])
         return list(keys.values())
 
+    def table_facts(self, ex: Executor, table: str) -> dict[str, Any]:
+        sql = self.create_table_sql(ex, table)
+        hidden = ex.query("SELECT name, hidden FROM pragma_table_xinfo(?) WHERE hidden IN (2, 3)", [table])
+        special = {}
+        for idx in ex.query("SELECT name, partial FROM pragma_index_list(?)", [table]):
+            expression = ex.query(
+                "SELECT 1 FROM pragma_index_xinfo(?) WHERE key = 1 AND cid = -2", [idx["name"]]
+            )
+            if idx["partial"] or expression:
+                text = ex.query(
+                    "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?", [idx["name"]]
+                )
+                why = "partial" if idx["partial"] else "expression"
+                special[idx["name"]] = f"{why} index: {text[0]['sql'] if text else idx['name']}"
+        virtual = bool(re.match(r"\s*create\s+virtual\b", sql, re.IGNORECASE))
+        bare = _QUOTED.sub("''", sql)
+        return {
+            "auto": None if virtual else self.generated_key(ex, table),
+            "sequenced": [],
+            "generated": {r["name"]: None for r in hidden},
+            "checks": [] if virtual else _check_clauses(sql),
+            "special_indexes": special,
+            "virtual": virtual,
+            "autoincrement": bool(re.search(r"\bautoincrement\b", bare, re.IGNORECASE)),
+            "identity_always": [],
+            "other": _table_notes(bare),
+            "partitioned": False,
+            "partition_of": None,
+        }
+
+    def other_objects(self, ex: Executor) -> list[str]:
+        rows = ex.query(
+            "SELECT type, name FROM sqlite_master WHERE type IN ('view', 'trigger') ORDER BY type, name"
+        )
+        return [f"{r['type']} {r['name']}" for r in rows]
+
     # -- table rebuilds ----------------------------------------------------------------
     @contextmanager
     def schema_change(self, ex: Executor) -> Iterator[bool]:
@@ -842,6 +878,37 @@ def _dump_statements(lines: Iterator[str], path: Path) -> Iterator[str]:
                 buffer = []
     if buffer:
         raise DataError(f"{path} ends inside a statement, so it is truncated; nothing was restored")
+
+
+_QUOTED = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|`(?:[^`]|``)*`|\[[^\]]*\]|--[^\n]*|/\*.*?\*/", re.S)
+_CHECK_WORD = re.compile(r"\bcheck\s*\(", re.IGNORECASE)
+
+
+def _check_clauses(sql: str) -> list[str]:
+    """The ``CHECK (…)`` clauses of a CREATE TABLE text, column and table constraints alike."""
+    blanked = _QUOTED.sub(lambda m: " " * len(m[0]), sql)  # same offsets, no quoted text
+    clauses = []
+    for match in _CHECK_WORD.finditer(blanked):
+        depth, start = 0, match.end() - 1
+        for end in range(start, len(blanked)):
+            depth += {"(": 1, ")": -1}.get(blanked[end], 0)
+            if depth == 0:
+                clauses.append("CHECK " + sql[start : end + 1])
+                break
+    return clauses
+
+
+_OPTION = r"(?:without\s+rowid|strict)"
+_TABLE_OPTIONS = re.compile(rf"\)\s*({_OPTION}(?:\s*,\s*{_OPTION})*)\s*$", re.IGNORECASE)
+_COLLATE = re.compile(r"\bcollate\s+(\w+)", re.IGNORECASE)
+
+
+def _table_notes(bare: str) -> list[str]:
+    """What a copy of the table (CREATE text without quoted parts) leaves out: WITHOUT ROWID,
+    STRICT and collations."""
+    options = _TABLE_OPTIONS.search(bare)
+    notes = [" ".join(options[1].upper().split())] if options else []
+    return notes + [f"COLLATE {name}" for name in dict.fromkeys(n.upper() for n in _COLLATE.findall(bare))]
 
 
 def _unquote(name: str) -> str:
