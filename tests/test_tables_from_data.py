@@ -104,3 +104,10 @@ def test_insert_creates_a_table_from_one_row(db):
     assert db.insert("one", {"id": 5, "name": "x"}, create=True, pk="id") == 5
     assert db.get("one", 5) == {"id": 5, "name": "x"}
     assert db.insert("one", {"name": "y"}) == 6  # the id is auto-assigned after explicit ones
+
+
+def test_explicit_ids_into_tables_named_with_percent_signs(db):
+    """A ``%`` in a table or column name is an ordinary character (no placeholder mix-up)."""
+    db.create_table("100%", {"id%": "INTEGER PRIMARY KEY", "v": "TEXT"})
+    db.insert("100%", {"id%": 5, "v": "a"})
+    assert db.insert("100%", {"v": "b"}) == 6

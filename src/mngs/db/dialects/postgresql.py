@@ -425,7 +425,10 @@ class PostgreSQLDialect(Dialect):
         """Move each serial/identity sequence past the largest value written explicitly."""
         for column, sequence in self._sequences(ex, table).items():
             if column in columns:
-                sql = _SETVAL_SQL.format(col=quote(column, 63), table=quote(table, 63))
+                # The statement is in psycopg's %s style: a % in a name must be doubled.
+                sql = _SETVAL_SQL.format(
+                    col=quote(column, 63).replace("%", "%%"), table=quote(table, 63).replace("%", "%%")
+                )
                 ex.run(sql, [sequence, sequence], table=table, prepared=True)
 
     def _sequences(self, ex: Executor, table: str) -> dict[str, str]:
