@@ -184,3 +184,11 @@ def test_statement_timeout_cancels_a_long_statement(pg_db, make_db):
         quick.execute("SELECT pg_sleep(30)")
     assert time.monotonic() - started < 5
     assert quick.execute("SELECT 1 AS one") == [{"one": 1}]
+
+
+def test_execute_reports_column_names_even_without_rows(db):
+    """``Rows.columns`` names the result's columns, also when nothing matched."""
+    db.create_table("t", {"id": "INTEGER PRIMARY KEY", "name": "TEXT"})
+    rows = db.execute("SELECT id, name FROM t WHERE id > ?", [5])
+    assert rows == [] and rows.columns == ["id", "name"]
+    assert db.execute("DELETE FROM t WHERE id = ?", [1]).columns == []

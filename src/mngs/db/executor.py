@@ -62,11 +62,15 @@ ISOLATION_LEVELS = ("read committed", "repeatable read", "serializable")
 
 
 class Rows(list):  # type: ignore[type-arg]
-    """The rows of a statement as a list of dicts, with the affected-row count as ``rowcount``."""
+    """The rows of a statement as a list of dicts, with the affected-row count as ``rowcount``
+    and the result's column names as ``columns`` (also when no row matched)."""
 
-    def __init__(self, rows: Iterable[dict[str, Any]] = (), rowcount: int = -1) -> None:
+    def __init__(
+        self, rows: Iterable[dict[str, Any]] = (), rowcount: int = -1, columns: Sequence[str] = ()
+    ) -> None:
         super().__init__(rows)
         self.rowcount = rowcount
+        self.columns = list(columns)
 
 
 def dicts(names: list[str], rows: Iterable[tuple]) -> list[dict[str, Any]]:
@@ -350,7 +354,7 @@ class Executor:
         if description is None:
             return Rows((), cursor.rowcount)
         names = [d[0] for d in description]
-        return Rows(dicts(names, cursor.fetchall()), cursor.rowcount)
+        return Rows(dicts(names, cursor.fetchall()), cursor.rowcount, names)
 
     def execute(self, sql: str, params: Any = None) -> Rows:
         """Run any one statement for the user; forget cached schema facts after DDL."""
