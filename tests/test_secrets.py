@@ -165,3 +165,18 @@ def test_names_that_are_not_unicode_text_are_refused(db, name):
     with pytest.raises(mngs.db.IdentifierError):
         db.insert(name, {"a": 1})
     assert db.list_tables() == []
+
+
+def test_nan_is_refused_on_sqlite_and_kept_on_postgresql(db):
+    """SQLite would store NaN as NULL: a single-row write of NaN is a DataError naming the
+    column (nothing written); PostgreSQL stores NaN and reads it back as NaN."""
+    import math
+
+    db.create_table("m", {"id": "INTEGER PRIMARY KEY", "x": "REAL"})
+    if db.backend == "sqlite":
+        with pytest.raises(mngs.db.DataError, match="'x'"):
+            db.insert("m", {"x": float("nan")})
+        assert db.count("m") == 0
+    else:
+        db.insert("m", {"x": float("nan")})
+        assert math.isnan(db.select("m")[0]["x"])

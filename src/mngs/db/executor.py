@@ -205,7 +205,11 @@ class Executor:
         elif many:
             stmt = self.dialect.prepare(sql, ())[0]
         else:
-            stmt, params = self.dialect.prepare(sql, params)
+            try:
+                stmt, params = self.dialect.prepare(sql, params)
+            except self.dialect.driver_error as exc:  # a value refused before it is sent
+                failure = self.error(exc, sql, table, columns, [params or ()])
+                raise failure from None
         debug = _log.isEnabledFor(_DEBUG)
         start = perf_counter() if debug else 0.0
         conn = self._conn

@@ -171,7 +171,17 @@ class SQLiteDialect(Dialect):
         if not self._numpy_ready and "numpy" in sys.modules:
             codecs.register_sqlite_numpy()
             self._numpy_ready = True
-        return sql, () if params is None else params
+        if params is None:
+            return sql, ()
+        values = params.values() if isinstance(params, dict) else params
+        if float in map(type, values):
+            for index, value in enumerate(values):
+                if value != value:  # NaN: SQLite would store NULL in its place
+                    raise sqlite3.DataError(
+                        f"Error binding parameter {index + 1}: NaN cannot be stored by SQLite (it "
+                        "would silently become NULL); pass None for a missing value"
+                    )
+        return sql, params
 
     def last_rowid(self, cursor: sqlite3.Cursor) -> int | None:
         return cursor.lastrowid
