@@ -174,9 +174,9 @@ class SQLiteDialect(Dialect):
         if params is None:
             return sql, ()
         values = params.values() if isinstance(params, dict) else params
-        if float in map(type, values):
+        if float in map(type, values) or "numpy" in sys.modules:
             for index, value in enumerate(values):
-                if value != value:  # NaN: SQLite would store NULL in its place
+                if isinstance(value, float) and value != value:  # NaN: SQLite would store NULL
                     raise sqlite3.DataError(
                         f"Error binding parameter {index + 1}: NaN cannot be stored by SQLite (it "
                         "would silently become NULL); pass None for a missing value"
