@@ -28,6 +28,17 @@ def _counter_table(db: mngs.db.Database) -> None:
 
 
 # -- SQLite ------------------------------------------------------------------------------
+def test_sqlite_defaults_to_wal(tmp_path: Path) -> None:
+    """A file database opens in WAL mode by default (readers and the writer do not block each
+    other), and a second handle on the file sees the same mode."""
+    path = tmp_path / "wal.db"
+    with mngs.db.SQLite3(path) as db:
+        assert db.execute("PRAGMA journal_mode")[0]["journal_mode"] == "wal"
+        db.create_table("t", {"id": "INTEGER PRIMARY KEY"})
+        with mngs.db.SQLite3(path) as other:
+            assert other.execute("PRAGMA journal_mode")[0]["journal_mode"] == "wal"
+
+
 @pytest.mark.slow
 def test_sqlite_8_writers_500_single_inserts_20_rounds(tmp_path: Path) -> None:
     """8 processes × 500 single ``insert`` calls into one file, default settings, 20 rounds.
