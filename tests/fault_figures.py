@@ -231,6 +231,9 @@ def failover_figures() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="3 SQLite rounds, 30 s connect limit")
+    parser.add_argument(
+        "--sqlite-rounds", type=int, default=None, help="rounds of 8x500 inserts (default 20)"
+    )
     parser.add_argument("--pg-dsn", default="host=127.0.0.1 port=5432 dbname=test user=postgres")
     args = parser.parse_args()
     say("library", f"mngs.db from {Path(mngs.db.__file__).parent}")
@@ -245,7 +248,7 @@ def main() -> None:
     failover_figures()
     timeout_figures(args.quick)
     pg_figures(args.pg_dsn)
-    sqlite_figures(3 if args.quick else 20)
+    sqlite_figures(args.sqlite_rounds or (3 if args.quick else 20))
 
 
 if __name__ == "__main__":

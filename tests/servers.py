@@ -5,9 +5,10 @@ on its own port and removed afterwards; the main cluster on port 5432 is never t
 
 - ``faulty_cluster`` (session): ``mngs_test_faulty`` on port 5443, a cluster the tests may
   restart, stop, kill backends of, or stall (SIGSTOP). Each test gets it running again.
-- ``replica_pair`` (function; rebuilt only when a test has promoted or broken it): primary
-  ``mngs_test_primary`` on 5441 and a streaming standby ``mngs_test_standby`` on 5442, made
-  with ``pg_basebackup -R``.
+- ``replica_pair`` (function-scoped view of a session pair): primary ``mngs_test_primary`` on
+  5441 and a streaming standby ``mngs_test_standby`` on 5442, made once with
+  ``pg_basebackup -R``; after a test promoted or broke it, both data directories are copied
+  back from a pristine stopped copy (seconds, not a new base backup).
 - ``pgbouncer`` (session): pgbouncer in transaction-pooling mode on 6441 in front of the faulty
   cluster's database ``mngs_pool`` (installed with ``apt-get`` when missing).
 
@@ -385,9 +386,12 @@ class Listener:
         self._thread.start()
 
     def _accept(self) -> None:
+        self._sock.settimeout(0.1)  # so close() is noticed at once
         while not self._closing:
             try:
                 conn, _ = self._sock.accept()
+            except TimeoutError:
+                continue
             except OSError:
                 return
             self.accepted.append(conn)  # held open, never read, never written
@@ -395,10 +399,10 @@ class Listener:
     def close(self) -> None:
         """Close every accepted connection (a client still waiting then sees EOF) and stop."""
         self._closing = True
+        self._thread.join(5)
         for conn in self.accepted:
             conn.close()
         self._sock.close()
-        self._thread.join(5)
 
 
 # -- pgbouncer ---------------------------------------------------------------------------

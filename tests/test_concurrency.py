@@ -99,11 +99,11 @@ def _writer_or_reader(spec: dict[str, Any], kind: str, n: int, ready: Any) -> di
 
 @pytest.mark.slow
 def test_sqlite_backup_of_a_big_file_while_writers_write(tmp_path: Path) -> None:
-    """A ``.sql`` backup of a ~90 MB SQLite file (1.5 million rows: the dump takes longer than
+    """A ``.sql`` backup of a ~130 MB SQLite file (3 million rows: the dump takes longer than
     the 5 s busy timeout) while 4 processes insert single rows until the backup is done.
 
-    Figures checked: the backup takes > 5 s and completes with >= 1,500,000 INSERT lines;
-    writer errors == 0; rows == 1,500,000 + the inserts acknowledged. Property: a long
+    Figures checked: the backup takes > 5 s and completes with >= 3,000,000 INSERT lines;
+    writer errors == 0; rows == 3,000,000 + the inserts acknowledged. Property: a long
     backup never makes a writer fail.
     """
     path = str(tmp_path / "big.db")
@@ -112,9 +112,9 @@ def test_sqlite_backup_of_a_big_file_while_writers_write(tmp_path: Path) -> None
             "events",
             {"id": "INTEGER PRIMARY KEY", "worker": "INTEGER", "seq": "INTEGER", "payload": "TEXT"},
         )
-        pad = "x" * 40
-        db.insert_many("events", ({"worker": -1, "seq": i, "payload": pad} for i in range(1_500_000)))
-    assert Path(path).stat().st_size > 80_000_000
+        pad = "x" * 20
+        db.insert_many("events", ({"worker": -1, "seq": i, "payload": pad} for i in range(3_000_000)))
+    assert Path(path).stat().st_size > 100_000_000
     dump = tmp_path / "big.sql"
     finished = workers.CONTEXT.Event()
     results = workers.run_all(
@@ -131,10 +131,10 @@ def test_sqlite_backup_of_a_big_file_while_writers_write(tmp_path: Path) -> None
     acknowledged = sum(len(w["ok"]) for w in writers)
     assert all(len(w["ok"]) >= 20 for w in writers), [len(w["ok"]) for w in writers]
     with mngs.db.SQLite3(path) as db:
-        assert db.count("events") == 1_500_000 + acknowledged
+        assert db.count("events") == 3_000_000 + acknowledged
     with open(dump, encoding="utf-8") as text:
         inserts = sum(1 for line in text if line.startswith("INSERT"))
-    assert inserts >= 1_500_000
+    assert inserts >= 3_000_000
 
 
 def _backup_or_writer(spec: dict[str, Any], kind: str, arg: Any, finished: Any, ready: Any) -> dict[str, Any]:

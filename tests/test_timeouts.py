@@ -30,8 +30,8 @@ def silent_server() -> Iterator[servers.Listener]:
 
 def _timed(
     call: Callable[[], Any], limit: float, release: Callable[[], None]
-) -> tuple[float, BaseException | None]:
-    """Run ``call`` in a thread; return (seconds taken, exception raised). When it is still
+) -> tuple[float, BaseException | None, Any]:
+    """Run ``call`` in a thread; return (seconds taken, exception raised, value). When it is still
     running after ``limit`` seconds, ``release`` unblocks it and the test fails: no test hangs."""
     outcome: dict[str, Any] = {}
 
@@ -52,14 +52,16 @@ def _timed(
         thread.join(30)
         pytest.fail(f"the call was still waiting after {limit:.0f} s (released by the test)")
     assert time.monotonic() - began < limit
-    return outcome["seconds"], outcome.get("error")
+    return outcome["seconds"], outcome.get("error"), outcome.get("value")
 
 
 def test_connect_timeout_against_a_silent_server(silent_server: servers.Listener) -> None:
     """``connect_timeout=2`` against a server that accepts TCP and never answers: an
     OperationalError within 2 + 2 s (figure: seconds to fail)."""
     dsn = f"host=127.0.0.1 port={silent_server.port} dbname=test user=postgres"
-    seconds, error = _timed(lambda: mngs.db.PostgreSQL(dsn=dsn, connect_timeout=2), 15, silent_server.close)
+    seconds, error, _ = _timed(
+        lambda: mngs.db.PostgreSQL(dsn=dsn, connect_timeout=2), 15, silent_server.close
+    )
     assert isinstance(error, mngs.db.OperationalError), error
     assert seconds < 4, f"took {seconds:.1f} s to fail"
 
@@ -68,7 +70,7 @@ def test_default_connect_timeout_is_about_10_s(silent_server: servers.Listener) 
     """Without ``connect_timeout`` the wait is bounded by the default (about 10 s), not
     psycopg's 130 s: an OperationalError within 10 + 3 s."""
     dsn = f"host=127.0.0.1 port={silent_server.port} dbname=test user=postgres"
-    seconds, error = _timed(lambda: mngs.db.PostgreSQL(dsn=dsn), 20, silent_server.close)
+    seconds, error, _ = _timed(lambda: mngs.db.PostgreSQL(dsn=dsn), 20, silent_server.close)
     assert isinstance(error, mngs.db.OperationalError), error
     assert 5 < seconds < 13, f"took {seconds:.1f} s to fail"
 
@@ -76,7 +78,7 @@ def test_default_connect_timeout_is_about_10_s(silent_server: servers.Listener) 
 def test_connect_timeout_error_names_no_password(silent_server: servers.Listener) -> None:
     """The timeout error is clear and never shows the password."""
     dsn = f"host=127.0.0.1 port={silent_server.port} dbname=test user=postgres password=s3cr3t-pw"
-    _, error = _timed(lambda: mngs.db.PostgreSQL(dsn=dsn, connect_timeout=1), 15, silent_server.close)
+    _, error, _ = _timed(lambda: mngs.db.PostgreSQL(dsn=dsn, connect_timeout=1), 15, silent_server.close)
     assert isinstance(error, mngs.db.OperationalError), error
     assert "s3cr3t-pw" not in str(error)
 
@@ -121,23 +123,44 @@ def test_no_statement_timeout_by_default(pg_db: mngs.db.Database) -> None:
 
 
 @pytest.mark.postgresql
-def test_stalled_backend_is_bounded_by_statement_timeout(
-    faulty_cluster: servers.Cluster, faulty_dsn: str
-) -> None:
-    """The handle's backend is frozen with SIGSTOP (the server accepts bytes, never answers):
-    with ``statement_timeout=2`` the next call fails with OperationalError within 2 + 10 s
-    instead of hanging; once the backend runs again the handle works (reconnecting if it had
-    to give the connection up). Figures: 1 stall injected, seconds to fail."""
+def test_stalled_backend_does_not_hang_a_read(faulty_cluster: servers.Cluster, faulty_dsn: str) -> None:
+    """The handle's backend is frozen with SIGSTOP (the server accepts bytes, never answers).
+    With ``statement_timeout=2`` a read returns within 2 + 10 s: its rows (rerun on a new
+    connection) or an OperationalError — never a hang. Figures: 1 stall, seconds to return."""
     db = mngs.db.PostgreSQL(dsn=faulty_dsn, statement_timeout=2)
     try:
         pid = int(db.execute("SELECT pg_backend_pid() AS pid")[0]["pid"])
         with faulty_cluster.stalled(pid):
-            seconds, error = _timed(
+            seconds, error, value = _timed(
                 lambda: db.execute("SELECT 1 AS one"), 20, lambda: os.kill(pid, signal.SIGCONT)
             )
-        assert isinstance(error, mngs.db.OperationalError), error
-        assert seconds < 12, f"took {seconds:.1f} s to fail"
-        assert db.execute("SELECT 1 AS one") == [{"one": 1}]
+        assert error is None and value == [{"one": 1}] or isinstance(error, mngs.db.OperationalError), error
+        assert seconds < 12, f"took {seconds:.1f} s"
+        assert db.execute("SELECT 2 AS two") == [{"two": 2}]
+    finally:
+        db.close()
+
+
+@pytest.mark.postgresql
+def test_stalled_backend_write_fails_in_doubt(faulty_cluster: servers.Cluster, faulty_dsn: str) -> None:
+    """An insert sent to a frozen backend: with ``statement_timeout=2`` it raises
+    ConnectionLostError (its outcome is unknown) within 2 + 10 s. Once the backend runs again
+    the row is present at most once — the library did not resend it — and the handle works."""
+    db = mngs.db.PostgreSQL(dsn=faulty_dsn, statement_timeout=2)
+    try:
+        db.create_table("t", {"id": "SERIAL PRIMARY KEY", "v": "INTEGER"})
+        db.insert("t", {"v": 0})  # warm: the next insert sends nothing but the INSERT itself
+        pid = int(db.execute("SELECT pg_backend_pid() AS pid")[0]["pid"])
+        with faulty_cluster.stalled(pid):
+            seconds, error, _ = _timed(
+                lambda: db.insert("t", {"v": 1}), 20, lambda: os.kill(pid, signal.SIGCONT)
+            )
+        assert isinstance(error, mngs.db.ConnectionLostError), error
+        assert seconds < 12, f"took {seconds:.1f} s"
+        time.sleep(1.0)  # the thawed backend may still run what it had received
+        db.insert("t", {"v": 2})
+        assert db.count("t", where={"v": 1}) <= 1
+        assert db.count("t", where={"v": 2}) == 1
     finally:
         db.close()
 
