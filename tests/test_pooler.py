@@ -18,6 +18,7 @@ pytestmark = pytest.mark.postgresql
 def pooled(pgbouncer: servers.PgBouncer) -> Iterator[str]:
     """The pgbouncer DSN, with a fresh ``events`` table in the pooled database and fresh
     server connections behind the pooler."""
+    pgbouncer.server.start()  # an earlier fault test may have left it stopped
     pgbouncer.reconnect_servers()
     with mngs.db.PostgreSQL(dsn=pgbouncer.server.dsn(servers.POOL_DB)) as direct:
         direct.drop_table("events")
