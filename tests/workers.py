@@ -34,23 +34,26 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
 
 
-def _call(results: Any, index: int, target: Callable[..., Any], args: tuple) -> None:
+def _call(results: Any, index: int, target: Callable[..., Any], args: tuple, kwargs: dict) -> None:
     try:
-        results.put((index, target(*args)))
+        results.put((index, target(*args, **kwargs)))
     except BaseException as exc:  # reported, not lost: the parent fails the test with it
         args[-1].abort()  # release the others from the start barrier
         results.put((index, {"crashed": _describe(exc)}))
 
 
-def run_all(target: Callable[..., Any], arguments: Iterable[tuple], timeout: float) -> list[Any]:
+def run_all(
+    target: Callable[..., Any], arguments: Iterable[tuple], timeout: float, **kwargs: Any
+) -> list[Any]:
     """Run ``target(*args, ready)`` for each argument tuple, each in its own spawned process;
-    ``ready`` is a barrier the workers wait at so they really run at once. Return their results
+    ``ready`` is a barrier the workers wait at so they really run at once; ``kwargs`` go to
+    every worker. Return their results
     in order. A worker not done after ``timeout`` seconds fails the run (all are terminated)."""
     arguments = list(arguments)
     ready = CONTEXT.Barrier(len(arguments))
     results = CONTEXT.Queue()
     processes = [
-        CONTEXT.Process(target=_call, args=(results, i, target, (*args, ready)), daemon=True)
+        CONTEXT.Process(target=_call, args=(results, i, target, (*args, ready), kwargs), daemon=True)
         for i, args in enumerate(arguments)
     ]
     for process in processes:
@@ -86,8 +89,11 @@ def _start_barrier(ready: Any) -> None:
 
 
 # -- SQLite / PostgreSQL writers -------------------------------------------------------------
-def single_inserts(spec: dict[str, Any], worker: int, count: int, ready: Any) -> dict[str, Any]:
-    """``count`` single ``insert`` calls of rows (worker, seq); return ok/unknown seqs and errors."""
+def single_inserts(
+    spec: dict[str, Any], worker: int, count: int, ready: Any, pause: float = 0.0
+) -> dict[str, Any]:
+    """``count`` single ``insert`` calls of rows (worker, seq), ``pause`` seconds apart; return
+    the seqs acknowledged, the seqs in doubt (ConnectionLostError) and the errors."""
     db = open_handle(spec)
     ok: list[int] = []
     lost: list[int] = []
@@ -103,6 +109,8 @@ def single_inserts(spec: dict[str, Any], worker: int, count: int, ready: Any) ->
                 errors.append(_describe(exc))
             except Exception as exc:
                 errors.append(_describe(exc))
+            if pause:
+                time.sleep(pause)
     finally:
         db.close()
     return {"worker": worker, "ok": ok, "lost": lost, "errors": errors}
