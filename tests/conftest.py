@@ -26,6 +26,9 @@ from typing import Any
 
 import pytest
 
+# Throwaway clusters, a standby and pgbouncer for the reliability tests (tests/servers.py).
+pytest_plugins = ("servers",)
+
 DEFAULT_PG_DSN = "host=127.0.0.1 port=5432 dbname=test user=postgres"
 CONNECT_TIMEOUT_S = 5
 BACKENDS = ["sqlite", "postgresql"]
@@ -51,6 +54,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "postgresql: the test needs a PostgreSQL server")
+    config.addinivalue_line(
+        "markers", "slow: a long reliability test (tens of seconds); still run by default and in CI"
+    )
 
 
 def _pg_required(config: pytest.Config) -> bool:
