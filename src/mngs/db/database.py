@@ -193,7 +193,7 @@ class Database(SchemaMixin, TransferMixin, BackupMixin, MaintenanceMixin, BlobMi
         fn: Callable[[Database], Any],
         *,
         isolation: str | None = None,
-        attempts: int = 5,
+        attempts: int = 20,
     ) -> Any:
         """Call ``fn(db)`` in a transaction and return its result, rerunning the whole call
         (with jittered backoff) when the database aborts it for a serialization failure or a

@@ -587,5 +587,5 @@ def _preview(sql: str) -> str:
 def retry_delays(attempts: int) -> Iterator[float]:
     """Backoff before each rerun of a conflicting transaction: jittered, doubling, capped."""
     for attempt in range(attempts - 1):
-        yield random.uniform(0, min(1.0, 0.01 * 2**attempt))
+        yield random.uniform(0, min(0.5, 0.005 * 2**attempt))
 
