@@ -218,11 +218,7 @@ class Executor:
         if self._watched:
             self._sent_at = time.monotonic()
         try:
-            if many:
-                cursor = conn.cursor()
-                cursor.executemany(stmt, params)
-            else:
-                cursor = conn.execute(stmt, params)
+            cursor = _send(conn, stmt, params, many)
         except (self.dialect.driver_error, *_VALUE_ERRORS) as exc:
             self._sent_at = None
             cursor = self._recover(exc, conn, sql, stmt, params, table, columns, many)
@@ -273,12 +269,7 @@ class Executor:
                 break
             conn = self.conn
             try:
-                if many:
-                    cursor = conn.cursor()
-                    cursor.executemany(stmt, params)
-                else:
-                    cursor = conn.execute(stmt, params)
-                return cursor
+                return _send(conn, stmt, params, many)
             except (self.dialect.driver_error, *_VALUE_ERRORS) as again:
                 exc = again
         rows = params if many else [params or ()]
@@ -545,6 +536,15 @@ class Executor:
         for name in unknown:
             quote(name, self.dialect.max_identifier_length)  # IdentifierError first
         raise ProgrammingError(f"no such column: {unknown[0]!r} in table {table!r}")
+
+
+def _send(conn: Any, stmt: str, params: Any, many: bool) -> Any:
+    """Hand one statement (or one statement for many rows) to the driver; return the cursor."""
+    if many:
+        cursor = conn.cursor()
+        cursor.executemany(stmt, params)
+        return cursor
+    return conn.execute(stmt, params)
 
 
 def _start_watchdog(executor: Executor, deadline: float) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterator
 
 __all__ = ["code_only", "count_placeholders", "is_stacked", "to_pyformat"]
 
@@ -47,6 +48,29 @@ def _block_comment_end(sql: str, pos: int) -> int:
     return len(sql)  # unterminated: the rest is comment
 
 
+def _tokens(sql: str) -> Iterator[tuple[str, str | None, re.Match[str] | None]]:
+    """Split ``sql`` into ``(text, kind, match)`` pieces: plain SQL between tokens has kind
+    None; a (nested) block comment is one piece of kind ``"block"``."""
+    pos = 0
+    end = len(sql)
+    while pos < end:
+        m = _TOKEN.search(sql, pos)
+        if m is None:
+            break
+        if m.start() > pos:
+            yield sql[pos : m.start()], None, None
+        kind = m.lastgroup  # the outermost group for nested ones (<named>, <dollar>)
+        if kind == "block":
+            stop = _block_comment_end(sql, m.end())
+            yield sql[m.start() : stop], kind, m
+            pos = stop
+            continue
+        yield m.group(), kind, m
+        pos = m.end()
+    if pos < end:
+        yield sql[pos:], None, None
+
+
 def _scan(sql: str) -> tuple[str, str | None, int, frozenset[str]]:
     """Translate ``sql``; return (translated, style, number of ``?``, set of ``:names``)."""
     if not isinstance(sql, str):
@@ -54,21 +78,10 @@ def _scan(sql: str) -> tuple[str, str | None, int, frozenset[str]]:
     out: list[str] = []
     n_qmark = 0
     names: set[str] = set()
-    pos = 0
-    end = len(sql)
-    while pos < end:
-        m = _TOKEN.search(sql, pos)
-        if m is None:
-            break
-        out.append(sql[pos : m.start()])
-        kind = m.lastgroup  # the outermost group for nested ones (<named>, <dollar>)
-        if kind == "block":
-            stop = _block_comment_end(sql, m.end())
-            out.append(sql[m.start() : stop].replace("%", "%%"))
-            pos = stop
-            continue
-        text = m.group()
-        if kind in _QUOTED:
+    for text, kind, m in _tokens(sql):
+        if kind is None or kind == "cast":
+            out.append(text)
+        elif kind == "block" or kind in _QUOTED:
             out.append(text.replace("%", "%%"))
         elif kind == "pct":
             out.append(text + text)
@@ -77,14 +90,11 @@ def _scan(sql: str) -> tuple[str, str | None, int, frozenset[str]]:
             out.append("%s")
         elif kind == "qq":
             out.append("?")
-        elif kind == "named":
+        else:  # named
+            assert m is not None
             name = m.group("name")
             names.add(name)
             out.append(f"%({name})s")
-        else:  # cast
-            out.append(text)
-        pos = m.end()
-    out.append(sql[pos:])
     if n_qmark and names:
         raise ValueError(
             "SQL mixes positional ('?') and named (':name') placeholders; "
@@ -127,28 +137,13 @@ def code_only(sql: str) -> str:
     """``sql`` with comments blanked (spaces) and quoted strings, names and dollar-quoted
     bodies masked (``x``), same length: what is left is the SQL the server parses as code."""
     out: list[str] = []
-    pos = 0
-    end = len(sql)
-    while pos < end:
-        m = _TOKEN.search(sql, pos)
-        if m is None:
-            break
-        out.append(sql[pos : m.start()])
-        kind = m.lastgroup
-        if kind == "block":
-            stop = _block_comment_end(sql, m.end())
-            out.append(" " * (stop - m.start()))
-            pos = stop
-            continue
-        text = m.group()
-        if kind == "line":
+    for text, kind, _ in _tokens(sql):
+        if kind == "block" or kind == "line":
             out.append(" " * len(text))
         elif kind in _QUOTED:
             out.append("x" * len(text))
         else:
             out.append(text)
-        pos = m.end()
-    out.append(sql[pos:])
     return "".join(out)
 
 
