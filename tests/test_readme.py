@@ -38,6 +38,33 @@ def _session(block: str) -> list[tuple[str, list[str]]]:
     return steps
 
 
+def _point_libpq_at_the_test_server(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Set PGHOST, PGPORT, PGDATABASE, PGUSER (and PGOPTIONS for a fresh schema, dropped after
+    the test) from the test server's DSN."""
+    import uuid
+
+    import psycopg
+    from psycopg import sql
+    from psycopg.conninfo import conninfo_to_dict
+
+    dsn: str = request.getfixturevalue("pg_dsn")
+    names = {"host": "PGHOST", "port": "PGPORT", "dbname": "PGDATABASE", "user": "PGUSER",
+             "password": "PGPASSWORD"}  # fmt: skip
+    for key, value in conninfo_to_dict(dsn).items():
+        if key in names:
+            monkeypatch.setenv(names[key], str(value))
+    schema = f"readme_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+
+    def drop() -> None:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+
+    request.addfinalizer(drop)
+    monkeypatch.setenv("PGOPTIONS", f"-c search_path={schema}")
+
+
 def test_readme_has_code_blocks():
     """The README exists and shows Python code and a console session (so the tests below cannot
     pass vacuously)."""
@@ -49,10 +76,14 @@ def test_readme_has_code_blocks():
 @pytest.mark.parametrize(
     "line, code", [pytest.param(line, code, id=f"line{line}") for line, code in _blocks()]
 )
-def test_readme_block_runs(line, code, tmp_path, monkeypatch, capsys):
+def test_readme_block_runs(line, code, tmp_path, monkeypatch, capsys, request):
     """One README block runs in a fresh namespace inside an empty working directory, and again
-    in the same directory; each time every ``print(...)  # output`` line prints its output."""
+    in the same directory; each time every ``print(...)  # output`` line prints its output.
+    A PostgreSQL block runs against the test server, named by libpq's PG* variables, in a
+    schema of its own."""
     monkeypatch.chdir(tmp_path)
+    if "mngs.db.PostgreSQL(" in code:
+        _point_libpq_at_the_test_server(request, monkeypatch)
     for attempt in ("first", "second"):
         exec(compile(code, f"{README}:{line}", "exec"), {"__name__": "__readme__"})
         printed = capsys.readouterr().out.splitlines()
