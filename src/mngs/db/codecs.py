@@ -187,17 +187,19 @@ _SQLITE_CONVERTERS: dict[str, Any] = {
 # What other libraries are known to overwrite (pandas registers datetime/date/timestamp codecs
 # whenever it writes to a sqlite3 connection): checked before every statement, so kept cheap.
 _DATETIME_KEY = (_dt.datetime, sqlite3.PrepareProtocol)
-_DATE_KEY = (_dt.date, sqlite3.PrepareProtocol)
+
+
+_TIMESTAMP_CONVERTER = _SQLITE_CONVERTERS["TIMESTAMP"]
+_DATETIME_ADAPTER = _SQLITE_ADAPTERS[_dt.datetime]
 
 
 def sqlite_codecs_intact() -> bool:
     """True while the codecs below are the registered ones."""
-    adapters, converters = sqlite3.adapters, sqlite3.converters
+    # pandas replaces these in pairs (both datetime/date adapters, both timestamp/date
+    # converters): one of each pair tells.
     return (
-        converters.get("TIMESTAMP") is _SQLITE_CONVERTERS["TIMESTAMP"]
-        and converters.get("DATE") is _SQLITE_CONVERTERS["DATE"]
-        and adapters.get(_DATETIME_KEY) is _SQLITE_ADAPTERS[_dt.datetime]
-        and adapters.get(_DATE_KEY) is _SQLITE_ADAPTERS[_dt.date]
+        sqlite3.converters.get("TIMESTAMP") is _TIMESTAMP_CONVERTER
+        and sqlite3.adapters.get(_DATETIME_KEY) is _DATETIME_ADAPTER
     )
 
 

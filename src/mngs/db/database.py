@@ -12,7 +12,6 @@ serialises threads (a transaction holds it from begin to end, so other threads w
 rather than joining it).
 """
 
-from __future__ import annotations
 
 import logging
 import time
@@ -142,7 +141,7 @@ class Database(SchemaMixin, TransferMixin, BackupMixin, MaintenanceMixin, BlobMi
         """
         return self._ex.closed
 
-    def __enter__(self) -> Database:
+    def __enter__(self) -> "Database":
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -174,7 +173,7 @@ class Database(SchemaMixin, TransferMixin, BackupMixin, MaintenanceMixin, BlobMi
 
     # -- transactions ------------------------------------------------------------------
     @contextmanager
-    def transaction(self, isolation: str | None = None) -> Iterator[Database]:
+    def transaction(self, isolation: str | None = None) -> Iterator["Database"]:
         """Run the block in a transaction (a savepoint when nested): commit when it ends,
         roll back and re-raise when it raises.
 
@@ -190,7 +189,7 @@ class Database(SchemaMixin, TransferMixin, BackupMixin, MaintenanceMixin, BlobMi
 
     def run_transaction(
         self,
-        fn: Callable[[Database], Any],
+        fn: Callable[["Database"], Any],
         *,
         isolation: str | None = None,
         attempts: int = 20,
@@ -370,8 +369,9 @@ class Database(SchemaMixin, TransferMixin, BackupMixin, MaintenanceMixin, BlobMi
                     "ends: call it inside `with db.transaction():`"
                 )
             sql += self._dialect.for_update_sql
-        with self._ex.lock:
-            cursor = self._ex.run(sql, values, table=table)
+        ex = self._ex
+        with ex.lock:
+            cursor = ex.run(sql, values, table=table)
             names = [d[0] for d in cursor.description]
             return dicts(names, cursor.fetchall())
 

@@ -73,8 +73,10 @@ class Rows(list):  # type: ignore[type-arg]
         self.columns = list(columns)
 
 
-def dicts(names: list[str], rows: Iterable[tuple]) -> list[dict[str, Any]]:
+def dicts(names: list[str], rows: list[tuple]) -> list[dict[str, Any]]:
     """Rows as plain dicts: the one row factory of the package."""
+    if len(rows) == 1:  # a point select: skip building the iterators
+        return [dict(zip(names, rows[0]))]
     return list(map(dict, map(zip, repeat(names), rows)))
 
 
@@ -218,7 +220,10 @@ class Executor:
         if self._watched:
             self._sent_at = time.monotonic()
         try:
-            cursor = _send(conn, stmt, params, many)
+            if many:
+                cursor = _send(conn, stmt, params, many)
+            else:
+                cursor = conn.execute(stmt, params)  # the hot path, without a call in between
         except (self.dialect.driver_error, *_VALUE_ERRORS) as exc:
             self._sent_at = None
             cursor = self._recover(exc, conn, sql, stmt, params, table, columns, many)

@@ -13,6 +13,8 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
+from typing_extensions import TypeAliasType
+
 from .errors import ArgumentError, IdentifierError
 from .placeholders import code_only
 
@@ -28,8 +30,11 @@ __all__ = [
     "where_clause",
 ]
 
-Params = Sequence[Any] | Mapping[str, Any] | None
-Where = str | Mapping[str, Any] | None
+#: Values bound to a statement's placeholders: a list or tuple for ``?``, a dict for ``:name``.
+Params = TypeAliasType("Params", Sequence[Any] | Mapping[str, Any] | None)
+#: A condition: SQL text with placeholders, or a dict of column → value (``None`` is ``IS NULL``,
+#: a tuple ``IN``).
+Where = TypeAliasType("Where", str | Mapping[str, Any] | None)
 
 _SIMPLE_ORDER = re.compile(
     r"""^\s*(?P<name>[^\W\d][\w$]*|"(?:[^"]|"")+")

@@ -89,6 +89,8 @@ class SQLiteDialect(Dialect):
         self.journal_mode = None if journal_mode is None else str(journal_mode).lower()
         self.read_only = bool(read_only)
         self._numpy_ready = False
+        #: The types whose values may be a NaN SQLite would store as NULL (numpy's float64 too).
+        self._float_types: frozenset[type] = frozenset({float})
 
     def connect(self) -> sqlite3.Connection:
         codecs.register_sqlite()
@@ -171,10 +173,13 @@ class SQLiteDialect(Dialect):
         if not self._numpy_ready and "numpy" in sys.modules:
             codecs.register_sqlite_numpy()
             self._numpy_ready = True
+            import numpy
+
+            self._float_types = frozenset({float, *(t for t in (numpy.float64,) if issubclass(t, float))})
         if params is None:
             return sql, ()
         values = params.values() if isinstance(params, dict) else params
-        if float in map(type, values) or "numpy" in sys.modules:
+        if not self._float_types.isdisjoint(map(type, values)):
             for index, value in enumerate(values):
                 if isinstance(value, float) and value != value:  # NaN: SQLite would store NULL
                     raise sqlite3.DataError(
