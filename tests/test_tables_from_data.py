@@ -111,3 +111,22 @@ def test_explicit_ids_into_tables_named_with_percent_signs(db):
     db.create_table("100%", {"id%": "INTEGER PRIMARY KEY", "v": "TEXT"})
     db.insert("100%", {"id%": 5, "v": "a"})
     assert db.insert("100%", {"v": "b"}) == 6
+
+
+def test_from_dataframe_creates_with_a_key_refuses_without_create_and_alters(db):
+    """``from_dataframe(pk=...)`` creates the table with that key; ``create=False`` refuses a
+    missing table; ``alter=True`` adds the frame's new columns to an existing table."""
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame({"run": [1, 2], "loss": [0.5, 0.4]})
+    with pytest.raises(mngs.db.ProgrammingError, match="create=True"):
+        db.from_dataframe(frame, "runs", create=False)
+    assert not db.table_exists("runs")
+    assert db.from_dataframe(frame, "runs", pk="run") == 2
+    assert [c["name"] for c in db.get_columns("runs") if c["primary_key"]] == ["run"]
+    with pytest.raises(mngs.db.IntegrityError):
+        db.from_dataframe(frame, "runs", if_exists="append")
+    more = pd.DataFrame({"run": [3], "loss": [0.3], "note": ["warm"]})
+    with pytest.raises(mngs.db.ProgrammingError, match="alter=True"):
+        db.from_dataframe(more, "runs", if_exists="append")
+    assert db.from_dataframe(more, "runs", if_exists="append", alter=True) == 1
+    assert db.get("runs", 3) == {"run": 3, "loss": 0.3, "note": "warm"}

@@ -492,8 +492,16 @@ class TransferMixin:
         if_exists: str = "fail",
         index: bool = False,
         batch_size: int | None = None,
+        *,
+        create: bool = True,
+        pk: str | Sequence[str] | None = None,
+        alter: bool = False,
     ) -> int:
         """Write a pandas DataFrame into ``table`` in one transaction; return the rows written.
+
+        ``create=False`` refuses a missing table instead of creating it; ``pk`` names the
+        primary key of a created table; ``alter=True`` adds the frame's columns an existing
+        table lacks (with ``if_exists="append"``).
 
         A missing table is created with a column type per dtype (the PostgreSQL name in
         parentheses): integers → INTEGER (BIGINT),
@@ -546,16 +554,29 @@ class TransferMixin:
             if exists and if_exists == "replace":
                 self.drop_table(table)
                 exists = False
+            types = self._dialect.transfer_types
             if exists:
                 have = {c["name"] for c in self.get_columns(table)}
                 unknown = [name for name in names if name not in have]
-                if unknown:
+                if unknown and alter:
+                    for name, kind in zip(names, kinds):
+                        if name in unknown:
+                            self.add_column(table, name, types[kind])
+                elif unknown:
                     raise ProgrammingError(
-                        f"table {table!r} has no column(s) {unknown}; its columns: {sorted(have)}"
+                        f"table {table!r} has no column(s) {unknown}; its columns: {sorted(have)} "
+                        "(alter=True adds them)"
                     )
+            elif not create:
+                raise ProgrammingError(f"no such table: {table!r} (pass create=True to create it)")
             else:
-                types = self._dialect.transfer_types
-                self.create_table(table, {name: types[kind] for name, kind in zip(names, kinds)})
+                keys = [pk] if isinstance(pk, str) else list(pk or ())
+                missing = [k for k in keys if k not in names]
+                if missing:
+                    raise ArgumentError(f"pk column(s) {missing} are not columns of the DataFrame")
+                self.create_table(
+                    table, {name: types[kind] for name, kind in zip(names, kinds)}, primary_key=keys or None
+                )
             total = self._write_rows(table, names, batches())
         return total
 
