@@ -7,7 +7,6 @@ with :func:`mngs.db.decode_array` or :meth:`BlobMixin.load_array` never unpickle
 type inferred from each value and an ``id`` primary key.
 """
 
-from __future__ import annotations
 
 import datetime as _dt
 from collections.abc import Mapping, Sequence
@@ -15,12 +14,10 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from .codecs import decode_array, encode_array
+from .dialects.base import Dialect
 from .errors import ArgumentError, DataError
+from .executor import Executor, Record
 from .sql import Params, Where
-
-if TYPE_CHECKING:
-    from .dialects.base import Dialect
-    from .executor import Executor
 
 __all__ = ["BlobMixin", "infer_type"]
 
@@ -68,8 +65,6 @@ class BlobMixin:
     _ex: Executor
 
     if TYPE_CHECKING:
-        from .database import Record
-
         def transaction(self) -> Any: ...
         def table_exists(self, table: str) -> bool: ...
         def create_table(self, table: str, columns: Mapping[str, str]) -> None: ...

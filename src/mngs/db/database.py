@@ -33,7 +33,7 @@ from .errors import (
     ProgrammingError,
     TransactionConflict,
 )
-from .executor import Executor, Rows, dicts, retry_delays
+from .executor import Executor, Record, Rows, dicts, retry_delays
 from .inference import infer_columns
 from .maintenance import MaintenanceMixin
 from .schema import SchemaMixin
@@ -43,7 +43,6 @@ from .transfer import TransferMixin
 
 __all__ = ["Database", "Record", "Rows"]
 
-Record = dict[str, Any]
 
 _log = logging.getLogger("mngs.db")
 _CONFLICT_ACTIONS = (None, "ignore", "update")

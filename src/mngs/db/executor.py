@@ -48,7 +48,7 @@ from .sql import quote
 
 _base_is_alive = Dialect.is_alive
 
-__all__ = ["Executor", "Rows", "dicts"]
+__all__ = ["Executor", "Record", "Rows", "dicts"]
 
 _log = logging.getLogger("mngs.db")
 _DEBUG = logging.DEBUG
@@ -59,6 +59,10 @@ _DDL = re.compile(r"\s*(create|alter|drop)\b", re.IGNORECASE)
 #: nested too deep, a str that is not valid Unicode): bad values, translated as DataError.
 _VALUE_ERRORS = (UnicodeEncodeError, OverflowError, RecursionError)
 ISOLATION_LEVELS = ("read committed", "repeatable read", "serializable")
+
+
+#: A row: column name → value.
+Record = dict[str, Any]
 
 
 class Rows(list):  # type: ignore[type-arg]

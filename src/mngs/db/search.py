@@ -21,18 +21,15 @@ A query that only excludes words matches nothing on SQLite, and every row withou
 PostgreSQL. Stop words (``the``, ``a``) are ignored on PostgreSQL and matched on SQLite.
 """
 
-from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from .dialects.base import Dialect
 from .errors import ArgumentError, ProgrammingError
+from .executor import Executor, Record
 from .sql import Params, Where, limit_clause, quote, quote_all, where_clause
-
-if TYPE_CHECKING:
-    from .dialects.base import Dialect
-    from .executor import Executor
 
 __all__ = ["SearchMixin"]
 
@@ -47,8 +44,6 @@ class SearchMixin:
     _ex: Executor
 
     if TYPE_CHECKING:
-        from .database import Record, Rows
-
         def transaction(self) -> Any: ...
         def get_columns(self, table: str) -> Any: ...
 

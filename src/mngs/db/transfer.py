@@ -1,6 +1,5 @@
 """CSV and DataFrame import/export methods of the handle: streamed, one transaction per call."""
 
-from __future__ import annotations
 
 import codecs
 import gc
@@ -21,13 +20,12 @@ from .csvformat import (
     parser_for,
     stored_text,
 )
+from .dialects.base import Dialect
 from .errors import ArgumentError, DataError, Error, NotSupportedError, ProgrammingError
+from .executor import Executor
 from .frames import build_frame, column_values, pandas, series_kind
+from .reflection import ColumnInfo
 from .sql import Params, Where, quote, quote_all
-
-if TYPE_CHECKING:
-    from .dialects.base import Dialect
-    from .executor import Executor
 
 __all__ = ["TransferMixin"]
 
@@ -103,8 +101,6 @@ class TransferMixin:
     _ex: Executor
 
     if TYPE_CHECKING:
-        from .reflection import ColumnInfo
-
         def _select_sql(self, *args: Any) -> tuple[str, Params]: ...
         def _insert_sql(self, *args: Any) -> str: ...
         def _batches(self, records: Iterable[Any], batch_size: int | None) -> Iterator[list[Any]]: ...
