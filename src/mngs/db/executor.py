@@ -135,9 +135,7 @@ class Executor:
             if self._lost:
                 raise self._lost_transaction()
             if self._conn is None or not self.dialect.is_alive(self._conn):
-                self._discard()
-                self._lost = True
-                raise self._lost_transaction()
+                raise self._connection_lost("before a statement was sent")
             return self._conn
         if self._conn is None or not self.dialect.is_alive(self._conn):
             self._reconnect()
@@ -167,6 +165,18 @@ class Executor:
                 self._end(commit=False)
             self._closed = True
             self._discard()
+
+    def _connection_lost(self, what: str) -> ConnectionLostError:
+        """Forget a connection found dead and return the error to raise: inside a transaction,
+        the transaction is gone (every call raises until its block ends); outside one, ``what``
+        was cut short and the next call reconnects."""
+        self._discard()
+        if self.depth:
+            self._lost = True
+            return self._lost_transaction()
+        return ConnectionLostError(
+            f"the connection to {self.dialect.describe()} was lost {what}; the next call reconnects"
+        )
 
     def _lost_transaction(self) -> ConnectionLostError:
         return ConnectionLostError(
@@ -261,16 +271,12 @@ class Executor:
                 attempt += 1
                 time.sleep(random.uniform(0.001, 0.004) * 2 ** min(attempt, 5))
             elif fault == "lost":
-                self._discard()
-                if self.depth:
-                    self._lost = True
-                    raise self._lost_transaction() from None
-                if many or attempt or not _READ.match(sql):
-                    raise ConnectionLostError(
-                        f"the connection to {self.dialect.describe()} was lost while a statement "
-                        "was running: it may or may not have taken effect and was not sent again; "
-                        f"the next call reconnects [statement: {_preview(sql)}]"
+                if self.depth or many or attempt or not _READ.match(sql):
+                    raise self._connection_lost(
+                        f"while a statement was running [statement: {_preview(sql)}]: it may or "
+                        "may not have taken effect and was not sent again"
                     ) from None
+                self._discard()
                 attempt += 1  # a read: run it again on a new connection
             elif fault == "unprepared" and not self.depth and not attempt:
                 attempt += 1  # the dialect stopped preparing statements (a pooler): send again
@@ -334,14 +340,7 @@ class Executor:
         except (self.dialect.driver_error, *_VALUE_ERRORS) as exc:
             self._sent_at = None
             if self.dialect.fault(exc, conn) == "lost":
-                self._discard()
-                if self.depth:
-                    self._lost = True
-                    raise self._lost_transaction() from None
-                raise ConnectionLostError(
-                    f"the connection to {self.dialect.describe()} was lost during {_preview(sql)}; "
-                    "the next call reconnects"
-                ) from None
+                raise self._connection_lost(f"during {_preview(sql)}") from None
             raise self.error(exc, sql, table, columns, rows) from None
         finally:
             self._sent_at = None
@@ -386,13 +385,7 @@ class Executor:
                         break
                     except self.dialect.driver_error as exc:
                         if self.dialect.fault(exc, conn) == "lost":
-                            self._discard()
-                            if self.depth:
-                                self._lost = True
-                            raise ConnectionLostError(
-                                f"the connection to {self.dialect.describe()} was lost while "
-                                "rows were streamed; the next call reconnects"
-                            ) from None
+                            raise self._connection_lost("while rows were streamed") from None
                         raise self.error(exc, sql, None, None, None) from None
                     yield from dicts(names, rows)
                 completed = True
