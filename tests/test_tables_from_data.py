@@ -95,6 +95,8 @@ def test_single_row_upsert_update_and_ignore(db):
     assert db.get("u", 1)["n"] == 2
     db.insert("u", {"email": "a@x", "n": 9}, on_conflict="update", conflict_columns=["email"])
     assert db.count("u") == 1 and db.get("u", 1)["n"] == 9
+    assert db.insert("u", {"id": 2, "email": "a@x", "n": 5}, on_conflict="ignore") == 2
+    assert db.count("u") == 1  # as insert_many: "ignore" skips a violation of any unique key
     with pytest.raises(mngs.db.ArgumentError, match="on_conflict"):
         db.insert("u", {"id": 2}, on_conflict="merge")
 

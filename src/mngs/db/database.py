@@ -457,11 +457,7 @@ class Database(SchemaMixin, TransferMixin, BackupMixin, MaintenanceMixin, BlobMi
             key = self._ex.primary_key(table)
             sql = self._insert_sql(table, columns, n)
             if on_conflict or conflict_columns:
-                target = tuple(conflict_columns or key)
-                if on_conflict == "update" and not target:
-                    raise ArgumentError(
-                        f"table {table!r} has no primary key: pass conflict_columns for on_conflict"
-                    )
+                target = self._conflict_target(table, on_conflict, conflict_columns)
                 sql += conflict_clause(columns, on_conflict or "ignore", target, n)
             if len(key) == 1:
                 sql += f" RETURNING {quote(key[0], n)}"
@@ -478,6 +474,18 @@ class Database(SchemaMixin, TransferMixin, BackupMixin, MaintenanceMixin, BlobMi
             if key and key[0] in data:
                 self._dialect.after_explicit_keys(self._ex, table, columns)
         return new_id
+
+    def _conflict_target(
+        self, table: str, on_conflict: str | None, conflict_columns: Sequence[str] | None
+    ) -> tuple[str, ...]:
+        """The columns an upsert is keyed on: ``conflict_columns``, else the primary key for
+        ``"update"``; none for ``"ignore"`` (any unique violation is skipped)."""
+        if not (on_conflict == "update" or conflict_columns):
+            return ()
+        target = tuple(conflict_columns or self._ex.primary_key(table))
+        if not target:
+            raise ArgumentError(f"table {table!r} has no primary key: pass conflict_columns for on_conflict")
+        return target
 
     def get(self, table: str, key: Any) -> Record:
         """Return the row whose primary key is ``key`` (a tuple for a composite key), or raise
@@ -579,14 +587,7 @@ class Database(SchemaMixin, TransferMixin, BackupMixin, MaintenanceMixin, BlobMi
                 if create or alter:
                     self._fit_table(table, batch, create, pk, alter)
                 if target is None:
-                    target = ()
-                    if on_conflict == "update" or conflict_columns:
-                        target = tuple(conflict_columns or self._ex.primary_key(table))
-                        if not target:
-                            raise ArgumentError(
-                                f"table {table!r} has no primary key: pass conflict_columns for "
-                                "on_conflict"
-                            )
+                    target = self._conflict_target(table, on_conflict, conflict_columns)
                 columns = _uniform_columns(batch)
                 if columns:
                     # Fast path: every record looks alike, so rows are made lazily as the driver
