@@ -8,15 +8,14 @@ type inferred from each value and an ``id`` primary key.
 """
 
 
-import datetime as _dt
 from collections.abc import Mapping, Sequence
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from .codecs import decode_array, encode_array
 from .dialects.base import Dialect
 from .errors import ArgumentError, DataError
 from .executor import Executor, Record
+from .inference import value_kind
 from .sql import Params, Where
 
 __all__ = ["BlobMixin", "infer_type"]
@@ -24,38 +23,29 @@ __all__ = ["BlobMixin", "infer_type"]
 # Types are written once; create_table rewrites them for the backend (BLOB -> BYTEA,
 # REAL -> DOUBLE PRECISION and the autoincrement key -> BIGSERIAL on PostgreSQL).
 _AUTO_ID = "INTEGER PRIMARY KEY AUTOINCREMENT"
-_TYPES: tuple[tuple[type | tuple[type, ...], str], ...] = (
-    (bool, "BOOLEAN"),
-    (int, "BIGINT"),
-    (float, "REAL"),
-    (str, "TEXT"),
-    ((bytes, bytearray, memoryview), "BLOB"),
-    ((dict, list), "JSONB"),
-    (_dt.datetime, "TIMESTAMP"),
-    (_dt.date, "DATE"),
-    (_dt.time, "TIME"),
-    (Decimal, "DECIMAL"),
-)
-_NUMPY_KINDS = {"b": "BOOLEAN", "i": "BIGINT", "u": "BIGINT", "f": "REAL"}
+#: Column type per value kind (:func:`mngs.db.inference.value_kind`); ints of any size are
+#: BIGINT and datetimes TIMESTAMP here, and JSON is JSONB, as store_blob has always made them.
+_TYPES = {
+    "boolean": "BOOLEAN", "integer": "BIGINT", "bigint": "BIGINT", "float": "REAL",
+    "decimal": "DECIMAL", "text": "TEXT", "bytes": "BLOB", "json": "JSONB", "date": "DATE",
+    "time": "TIME", "timestamp": "TIMESTAMP", "timestamptz": "TIMESTAMP",
+}  # fmt: skip
 
 
 def infer_type(value: Any, column: str = "?") -> str:
     """The column type for a value: bytes → BLOB, str → TEXT, int → BIGINT, float → REAL,
     bool → BOOLEAN, dict/list → JSONB, dates and times, Decimal, numpy scalars and arrays."""
-    for kinds, sqltype in _TYPES:
-        if isinstance(value, kinds):
-            return sqltype
-    if type(value).__module__ == "numpy":
-        if type(value).__name__ == "ndarray":
-            return "BLOB"
-        kind = getattr(getattr(value, "dtype", None), "kind", None)
-        if kind in _NUMPY_KINDS:
-            return _NUMPY_KINDS[kind]
-    if value is None:
+    try:
+        kind = value_kind(value)
+    except ArgumentError:
+        kind = "unknown"
+    if kind is None:
         raise ArgumentError(
             f"cannot infer the type of column {column!r} from None; create the table first"
         )
-    raise ArgumentError(f"cannot infer a column type for column {column!r} from {type(value).__name__}")
+    if kind not in _TYPES:
+        raise ArgumentError(f"cannot infer a column type for column {column!r} from {type(value).__name__}")
+    return _TYPES[kind]
 
 
 class BlobMixin:
