@@ -190,66 +190,57 @@ def _increment(db: mngs.db.Database) -> int:
     return int(row["n"]) + 1
 
 
+def _increments(
+    spec: dict[str, Any], worker: int, count: int, ready: Any, step: Callable[[mngs.db.Database], Any]
+) -> dict[str, Any]:
+    """Run ``step(db)`` ``count`` times after the start barrier; count the steps done and keep
+    every error."""
+    db = open_handle(spec)
+    done = 0
+    errors: list[str] = []
+    _start_barrier(ready)
+    try:
+        for _ in range(count):
+            try:
+                step(db)
+                done += 1
+            except Exception as exc:
+                errors.append(_describe(exc))
+    finally:
+        db.close()
+    return {"worker": worker, "done": done, "errors": errors}
+
+
 def run_transaction_increments(
     spec: dict[str, Any], worker: int, count: int, isolation: str | None, ready: Any
 ) -> dict[str, Any]:
     """``count`` read-modify-write increments, each through ``db.run_transaction``."""
-    db = open_handle(spec)
-    done = 0
-    errors: list[str] = []
-    _start_barrier(ready)
-    try:
-        for _ in range(count):
-            try:
-                if isolation is None:
-                    db.run_transaction(_increment)
-                else:
-                    db.run_transaction(_increment, isolation=isolation)
-                done += 1
-            except Exception as exc:
-                errors.append(_describe(exc))
-    finally:
-        db.close()
-    return {"worker": worker, "done": done, "errors": errors}
+    if isolation is None:
+        return _increments(spec, worker, count, ready, lambda db: db.run_transaction(_increment))
+    return _increments(
+        spec, worker, count, ready, lambda db: db.run_transaction(_increment, isolation=isolation)
+    )
+
+
+def _locked_increment(db: mngs.db.Database) -> None:
+    with db.transaction():
+        row = db.select("counter", where={"id": 1}, for_update=True)[0]
+        db.update("counter", {"n": row["n"] + 1}, where={"id": 1})
 
 
 def for_update_increments(spec: dict[str, Any], worker: int, count: int, ready: Any) -> dict[str, Any]:
     """``count`` increments as ``with db.transaction():`` + ``select(..., for_update=True)``."""
-    db = open_handle(spec)
-    done = 0
-    errors: list[str] = []
-    _start_barrier(ready)
-    try:
-        for _ in range(count):
-            try:
-                with db.transaction():
-                    row = db.select("counter", where={"id": 1}, for_update=True)[0]
-                    db.update("counter", {"n": row["n"] + 1}, where={"id": 1})
-                done += 1
-            except Exception as exc:
-                errors.append(_describe(exc))
-    finally:
-        db.close()
-    return {"worker": worker, "done": done, "errors": errors}
+    return _increments(spec, worker, count, ready, _locked_increment)
+
+
+def _plain_increment(db: mngs.db.Database) -> None:
+    with db.transaction():
+        _increment(db)
 
 
 def plain_transaction_increments(spec: dict[str, Any], worker: int, count: int, ready: Any) -> dict[str, Any]:
     """The unsafe pattern, for the baseline only: select then update in a plain transaction."""
-    db = open_handle(spec)
-    done = 0
-    errors: list[str] = []
-    _start_barrier(ready)
-    try:
-        for _ in range(count):
-            try:
-                with db.transaction():
-                    _increment(db)
-                done += 1
-            except Exception as exc:
-                errors.append(_describe(exc))
-    finally:
-        db.close()
-    return {"worker": worker, "done": done, "errors": errors}
+    return _increments(spec, worker, count, ready, _plain_increment)
 
 
 # -- through a pooler ------------------------------------------------------------------------
