@@ -192,3 +192,30 @@ def test_execute_reports_column_names_even_without_rows(db):
     rows = db.execute("SELECT id, name FROM t WHERE id > ?", [5])
     assert rows == [] and rows.columns == ["id", "name"]
     assert db.execute("DELETE FROM t WHERE id = ?", [1]).columns == []
+
+
+def test_sqlite_journal_mode_and_timeout_options(tmp_path):
+    """SQLite: WAL by default, ``journal_mode="delete"`` for a network file system, None leaves
+    the file as it is; a bad mode or timeout is an ArgumentError and creates no file."""
+    with mngs.db.SQLite3(tmp_path / "wal.db") as db:
+        assert db.execute("PRAGMA journal_mode") == [{"journal_mode": "wal"}]
+    with mngs.db.SQLite3(tmp_path / "nfs.db", journal_mode="delete") as db:
+        assert db.execute("PRAGMA journal_mode") == [{"journal_mode": "delete"}]
+    with mngs.db.SQLite3(tmp_path / "wal.db", journal_mode=None) as db:
+        assert db.execute("PRAGMA journal_mode") == [{"journal_mode": "wal"}]  # as the file was
+    with pytest.raises(mngs.db.ArgumentError, match="journal_mode"):
+        mngs.db.SQLite3(tmp_path / "bad.db", journal_mode="sometimes")
+    with pytest.raises(mngs.db.ArgumentError, match="timeout"):
+        mngs.db.SQLite3(tmp_path / "bad.db", timeout=-1)
+    assert not (tmp_path / "bad.db").exists()
+
+
+@pytest.mark.postgresql
+def test_postgresql_option_values_are_checked(pg_dsn):
+    """A bad ``prepare_threshold`` or ``statement_timeout`` is an ArgumentError naming it."""
+    with pytest.raises(mngs.db.ArgumentError, match="prepare_threshold"):
+        mngs.db.PostgreSQL(dsn=pg_dsn, prepare_threshold="sometimes")
+    with pytest.raises(mngs.db.ArgumentError, match="statement_timeout"):
+        mngs.db.PostgreSQL(dsn=pg_dsn, statement_timeout=0)
+    with mngs.db.PostgreSQL(dsn=pg_dsn, prepare_threshold=None) as db:
+        assert db.execute("SELECT 1 AS one") == [{"one": 1}]
